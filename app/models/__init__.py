@@ -1,0 +1,48 @@
+"""SQLAlchemy models of Wenming, importable without Flask."""
+
+from app.models.audit import AuditEvent, record_event
+from app.models.base import Base, utcnow
+from app.models.cycle import Cycle
+from app.models.indicators import Indicator, IndicatorSystem
+from app.models.organisation import Office, Unit, User
+from app.models.process import (
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+)
+from app.models.work import (
+    Archive,
+    EvidenceFile,
+    RectificationItem,
+    RectificationOrder,
+    Review,
+    ReviewScore,
+    Submission,
+    SubmissionResponse,
+)
+
+__all__ = [
+    "Archive",
+    "AuditEvent",
+    "Base",
+    "Cycle",
+    "EvidenceFile",
+    "HumanTask",
+    "Indicator",
+    "IndicatorSystem",
+    "Office",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "ProcessVersion",
+    "RectificationItem",
+    "RectificationOrder",
+    "Review",
+    "ReviewScore",
+    "Submission",
+    "SubmissionResponse",
+    "Unit",
+    "User",
+    "record_event",
+    "utcnow",
+]

@@ -1,0 +1,53 @@
+"""Audit events: who did what to which object, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.models.base import Base, utcnow
+
+
+class AuditEvent(Base):
+    """One recorded action, kept for the timeline and for accountability."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_instances.id"), index=True
+    )
+    task_uuid: Mapped[str | None] = mapped_column(String(36))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None]
+    detail: Mapped[dict] = mapped_column(default=dict)
+
+
+def record_event(
+    session: Session,
+    action: str,
+    *,
+    actor_id: int | None = None,
+    instance_id: int | None = None,
+    task_uuid: str | None = None,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    **detail: object,
+) -> AuditEvent:
+    """Add an audit event to the session; it is committed with the step it records."""
+    event = AuditEvent(
+        action=action,
+        actor_id=actor_id,
+        instance_id=instance_id,
+        task_uuid=task_uuid,
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
+    )
+    session.add(event)
+    return event

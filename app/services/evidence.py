@@ -1,0 +1,123 @@
+"""Evidence files: checked by content, stored once under their sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.models import EvidenceFile, User
+from processes.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+_OFFICE_ZIP_TYPES = {
+    "word/": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+
+def sniff(content: bytes) -> tuple[str, str] | None:
+    """Return (kind, content type) judged from the bytes, or None if not accepted."""
+    head = content[:16]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "photo", "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "photo", "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "photo", "image/gif"
+    if head[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "photo", "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "document", "application/pdf"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "document", "application/msword"
+    if head.startswith(b"PK\x03\x04"):
+        return _sniff_office(content)
+    if content[4:8] == b"ftyp":
+        return "video", "video/mp4"
+    return None
+
+
+def _sniff_office(content: bytes) -> tuple[str, str] | None:
+    try:
+        names = zipfile.ZipFile(BytesIO(content)).namelist()
+    except zipfile.BadZipFile:
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    for prefix, content_type in _OFFICE_ZIP_TYPES.items():
+        if any(name.startswith(prefix) for name in names):
+            return "document", content_type
+    return None
+
+
+def safe_filename(filename: str) -> str:
+    """Return a file name without directories or control characters."""
+    name = unicodedata.normalize("NFC", os.path.basename(filename.replace("\\", "/")))
+    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
+    return name[:200] or "file"
+
+
+def store_evidence(
+    session: Session,
+    *,
+    upload_folder: Path,
+    user: User,
+    unit_id: int,
+    filename: str,
+    content: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> EvidenceFile:
+    """Check an upload and store it content-addressed; the row is added unlinked."""
+    if not content:
+        raise InvalidInput(f"{filename}: the file is empty")
+    if len(content) > max_bytes:
+        raise InvalidInput(
+            f"{filename}: the file has {len(content) // 1024} KiB; "
+            f"the limit is {max_bytes // 1024} KiB"
+        )
+    sniffed = sniff(content)
+    if sniffed is None:
+        raise InvalidInput(
+            f"{filename}: only photos (JPEG, PNG, GIF, WebP), PDF, Office documents "
+            "and MP4 videos are accepted"
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    _write_once(Path(upload_folder), digest, content)
+    evidence = EvidenceFile(
+        sha256=digest,
+        filename=safe_filename(filename),
+        content_type=sniffed[1],
+        kind=sniffed[0],
+        size_bytes=len(content),
+        unit_id=unit_id,
+        uploaded_by_id=user.id,
+    )
+    session.add(evidence)
+    return evidence
+
+
+def evidence_path(upload_folder: Path, digest: str) -> Path:
+    """Return where the file with this sha256 is kept."""
+    return Path(upload_folder) / digest[:2] / digest
+
+
+def _write_once(upload_folder: Path, digest: str, content: bytes) -> None:
+    target = evidence_path(upload_folder, digest)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(content)
+    partial.replace(target)

@@ -1,0 +1,25 @@
+"""Map the form keys named in diagrams to the services that complete them."""
+
+from __future__ import annotations
+
+from forms.registry import FORM_KEYS
+from processes.errors import EngineError
+
+
+def handler_for(form_key: str):
+    """Return the completion handler of a form key, or say the key is unknown."""
+    from app.services import rectification, reviews, signoff, submissions
+
+    handlers = {
+        "unit_submission": submissions.complete_submission,
+        "leader_signoff": signoff.complete_signoff,
+        "review": reviews.complete_review,
+        "rectification": rectification.complete_rectification,
+        "verification": rectification.complete_verification,
+    }
+    if form_key not in FORM_KEYS or form_key not in handlers:
+        raise EngineError(
+            f"the task uses form {form_key!r}, which this platform does not know; "
+            "an administrator must correct the diagram's form key"
+        )
+    return handlers[form_key]

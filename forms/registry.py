@@ -1,0 +1,51 @@
+"""The forms registry: the form keys a diagram's user task may name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FormInfo:
+    """A form key with the lanes it suits and what it asks for."""
+
+    key: str
+    title: str
+    lanes: tuple[str, ...]
+    description: str
+
+
+FORMS = (
+    FormInfo(
+        "unit_submission",
+        "单位上报材料 Unit submission",
+        ("unit",),
+        "Self-score, explanation and evidence per indicator of the cycle.",
+    ),
+    FormInfo(
+        "leader_signoff",
+        "单位负责人审签 Leader sign-off",
+        ("unit_leader",),
+        "Approve the unit's submission or return it to the liaison.",
+    ),
+    FormInfo(
+        "review",
+        "审核 Review",
+        ("county", "city", "province", "office"),
+        "Score each indicator; approve, order rectification or fail; veto items.",
+    ),
+    FormInfo(
+        "rectification",
+        "单位整改 Rectification",
+        ("unit",),
+        "Answer each rectification item with a response and new evidence.",
+    ),
+    FormInfo(
+        "verification",
+        "整改复核 Verification",
+        ("county", "city", "province", "office"),
+        "Accept or reject each rectified item; pass or order another round.",
+    ),
+)
+
+FORM_KEYS = {form.key: form for form in FORMS}

@@ -1,0 +1,81 @@
+"""The functions diagrams may call, exposed by name to the script environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    TimerEventDefinition as SpiffTimerEventDefinition,
+)
+
+from processes import effects
+
+OUTCOMES = ("approved", "failed", "rectification_failed")
+
+
+def parse_instant(value: str) -> datetime:
+    """Parse an ISO 8601 date-time; naive values are taken as UTC."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_duration(duration: str, start: datetime) -> timedelta:
+    """Return the length of an ISO 8601 duration counted from `start`."""
+    parsed = SpiffTimerEventDefinition.parse_iso_duration(duration)
+    return SpiffTimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+def now() -> str:
+    """Return the current time as an ISO 8601 UTC string."""
+    return datetime.now(UTC).isoformat()
+
+
+def add_duration(instant: str, duration: str) -> str:
+    """Return the instant plus an ISO 8601 duration such as "P7D"."""
+    start = parse_instant(instant)
+    return (start + parse_duration(duration, start)).isoformat()
+
+
+def reminder_at(due: str, lead: str) -> str:
+    """Return when to remind: the due time minus the lead duration."""
+    due_at = parse_instant(due)
+    parsed = SpiffTimerEventDefinition.parse_iso_duration(lead)
+    return (
+        due_at - SpiffTimerEventDefinition.get_timedelta_from_end(parsed, due_at)
+    ).isoformat()
+
+
+def extend_due(due: str, term: str) -> str:
+    """Return the later of the due time and now plus the term."""
+    fresh = add_duration(now(), term)
+    return max(parse_instant(due), parse_instant(fresh)).isoformat()
+
+
+def notify(lane: str, kind: str) -> None:
+    """Ask the platform to notify the people of a lane, e.g. a reminder."""
+    effects.emit("notify", lane=str(lane), kind=str(kind))
+
+
+def escalate(kind: str) -> None:
+    """Ask the platform to escalate an overdue step to the office above."""
+    effects.emit("escalate", kind=str(kind))
+
+
+def archive(outcome: str) -> None:
+    """Ask the platform to archive the creation task with its final score."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"archive outcome must be one of {', '.join(OUTCOMES)}")
+    effects.emit("archive", outcome=outcome)
+
+
+DIAGRAM_FUNCTIONS = {
+    "now": now,
+    "add_duration": add_duration,
+    "reminder_at": reminder_at,
+    "extend_due": extend_due,
+    "notify": notify,
+    "escalate": escalate,
+    "archive": archive,
+}

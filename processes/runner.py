@@ -1,0 +1,316 @@
+"""Run process instances step by step, one transaction per step.
+
+Each step loads the instance row, rebuilds the workflow around its version's cached
+specs, acts, runs the engine to its next wait, then saves the state with a version
+check, syncs the human tasks, records the next timer and an audit event. The caller
+commits; a concurrent writer gets `Conflict` and the caller rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.models import HumanTask, ProcessInstance, ProcessVersion, record_event, utcnow
+from processes import effects as step_effects
+from processes import engine
+from processes.errors import Conflict, NotFound
+from processes.registry import SPEC_CACHE
+from processes.serialization import SERIALIZER_VERSION, dump_state, load_state
+
+logger = logging.getLogger(__name__)
+
+EffectHandler = Callable[[Session, ProcessInstance, list], None]
+
+
+def ignore_effects(session: Session, instance: ProcessInstance, effects: list) -> None:
+    """Drop the effects of a step; for callers that have nothing to apply."""
+
+
+@dataclass
+class StepResult:
+    """What a step changed: the instance, its effects and the tasks now waiting."""
+
+    instance: ProcessInstance
+    effects: list = field(default_factory=list)
+    ready_tasks: list[HumanTask] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """One instance to start: its key, start data and place in the office tree."""
+
+    business_key: str
+    data: dict
+    scope_path: str
+    cycle_id: int | None = None
+    unit_id: int | None = None
+
+
+def start_instance(
+    session: Session,
+    version: ProcessVersion,
+    request: StartRequest,
+    *,
+    actor_id: int | None = None,
+    on_effects: EffectHandler = ignore_effects,
+) -> StepResult:
+    """Start an instance of a version and run it to its first wait."""
+    return start_instances(
+        session, version, [request], actor_id=actor_id, on_effects=on_effects
+    )[0]
+
+
+def start_instances(
+    session: Session,
+    version: ProcessVersion,
+    requests: list[StartRequest],
+    *,
+    actor_id: int | None = None,
+    on_effects: EffectHandler = ignore_effects,
+) -> list[StepResult]:
+    """Start many instances of one version with one flush per table."""
+    spec, subprocess_specs = SPEC_CACHE.get(session, version)
+    started = []
+    for request in requests:
+        with step_effects.collecting() as effects:
+            workflow = engine.new_workflow(spec, subprocess_specs, request.data)
+        instance = ProcessInstance(
+            version_id=version.id,
+            business_key=request.business_key,
+            cycle_id=request.cycle_id,
+            unit_id=request.unit_id,
+            scope_path=request.scope_path,
+            state_json=dump_state(workflow),
+            serializer_version=SERIALIZER_VERSION,
+            lock_version=1,
+            next_timer_due_at=engine.next_timer_due(workflow),
+        )
+        _apply_status(instance, workflow)
+        started.append((instance, workflow, effects))
+    session.add_all([instance for instance, _, _ in started])
+    session.flush()
+
+    results = []
+    for instance, workflow, effects in started:
+        ready = _add_human_tasks(
+            session, instance, workflow, engine.ready_user_tasks(workflow)
+        )
+        record_event(
+            session,
+            "instance.started",
+            actor_id=actor_id,
+            instance_id=instance.id,
+            business_key=instance.business_key,
+            version_id=version.id,
+        )
+        results.append(StepResult(instance, effects, ready))
+    session.flush()
+    for result in results:
+        on_effects(session, result.instance, result.effects)
+    return results
+
+
+def load_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """Load an instance row with its state, or raise NotFound."""
+    query = (
+        select(ProcessInstance)
+        .options(undefer(ProcessInstance.state_json))
+        .where(ProcessInstance.id == instance_id)
+        .execution_options(populate_existing=True)
+    )
+    instance = session.scalars(query).first()
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def load_workflow(session: Session, instance: ProcessInstance):
+    """Rebuild the workflow of an instance around its version's cached specs."""
+    spec, subprocess_specs = SPEC_CACHE.get(session, instance.version)
+    workflow = load_state(
+        instance.state_json, instance.serializer_version, spec, subprocess_specs
+    )
+    return engine.attach(workflow)
+
+
+def complete_task(
+    session: Session,
+    human_task: HumanTask,
+    *,
+    data: dict,
+    actor_id: int | None,
+    expected_version: int | None = None,
+    on_effects: EffectHandler = ignore_effects,
+) -> StepResult:
+    """Complete a waiting user task with form data and run to the next wait."""
+    instance = load_instance(session, human_task.instance_id)
+    version_seen = expected_version or instance.lock_version
+    _check_version(instance, version_seen)
+    workflow = load_workflow(session, instance)
+    task = engine.find_ready_task(workflow, human_task.task_uuid)
+
+    with step_effects.collecting() as effects:
+        engine.complete(workflow, task, data)
+
+    _save(session, instance, workflow, version_seen)
+    human_task.state = "completed"
+    human_task.completed_by_id = actor_id
+    human_task.completed_at = utcnow()
+    ready = _sync_human_tasks(session, instance, workflow)
+    record_event(
+        session,
+        "task.completed",
+        actor_id=actor_id,
+        instance_id=instance.id,
+        task_uuid=human_task.task_uuid,
+        task=human_task.bpmn_id,
+        title=human_task.title,
+    )
+    logger.info(
+        "task %s of instance %s completed",
+        human_task.bpmn_id,
+        instance.id,
+        extra={"instance_id": instance.id, "task_uuid": human_task.task_uuid},
+    )
+    on_effects(session, instance, effects)
+    return StepResult(instance, effects, ready)
+
+
+def fire_timers(
+    session: Session,
+    instance_id: int,
+    *,
+    on_effects: EffectHandler = ignore_effects,
+) -> StepResult:
+    """Fire the due timers of one instance and run what follows."""
+    instance = load_instance(session, instance_id)
+    version_seen = instance.lock_version
+    workflow = load_workflow(session, instance)
+    due_before = instance.next_timer_due_at
+
+    with step_effects.collecting() as effects:
+        engine.fire_timers(workflow)
+
+    _save(session, instance, workflow, version_seen)
+    ready = _sync_human_tasks(session, instance, workflow)
+    record_event(
+        session,
+        "timer.fired",
+        instance_id=instance.id,
+        due_at=due_before.isoformat() if due_before else None,
+        effects=[effect.kind for effect in effects],
+    )
+    on_effects(session, instance, effects)
+    return StepResult(instance, effects, ready)
+
+
+def due_instance_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Return ids of running instances whose next timer is due, earliest first."""
+    query = (
+        select(ProcessInstance.id)
+        .where(ProcessInstance.next_timer_due_at <= now)
+        .where(ProcessInstance.status == "running")
+        .order_by(ProcessInstance.next_timer_due_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _check_version(instance: ProcessInstance, expected_version: int) -> None:
+    if instance.lock_version != expected_version:
+        raise Conflict(
+            "this work item was changed by someone else after you opened it; "
+            "reload the page to see the current state"
+        )
+
+
+def _save(session, instance, workflow, version_seen: int) -> None:
+    values = {
+        "state_json": dump_state(workflow),
+        "serializer_version": SERIALIZER_VERSION,
+        "lock_version": version_seen + 1,
+        "next_timer_due_at": engine.next_timer_due(workflow),
+        "updated_at": utcnow(),
+    }
+    values.update(_status_values(workflow))
+    statement = (
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance.id)
+        .where(ProcessInstance.lock_version == version_seen)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(statement).rowcount != 1:
+        raise Conflict(
+            "someone else completed a step of this work item at the same time; "
+            "reload the page to see the current state"
+        )
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+
+
+def _status_values(workflow) -> dict:
+    if workflow.completed:
+        return {"status": "completed", "completed_at": utcnow()}
+    return {"status": "running", "completed_at": None}
+
+
+def _apply_status(instance: ProcessInstance, workflow) -> None:
+    for name, value in _status_values(workflow).items():
+        setattr(instance, name, value)
+
+
+def _sync_human_tasks(session, instance, workflow) -> list[HumanTask]:
+    ready = {str(task.id): task for task in engine.ready_user_tasks(workflow)}
+    query = (
+        select(HumanTask)
+        .where(HumanTask.instance_id == instance.id)
+        .where(HumanTask.state == "ready")
+    )
+    kept = []
+    for row in session.scalars(query):
+        if row.task_uuid in ready:
+            ready.pop(row.task_uuid)
+            kept.append(row)
+        else:
+            row.state = "cancelled"
+            row.completed_at = utcnow()
+
+    created = _add_human_tasks(session, instance, workflow, ready.values())
+    session.flush()
+    return kept + created
+
+
+def _add_human_tasks(session, instance, workflow, tasks) -> list[HumanTask]:
+    created = []
+    for task in tasks:
+        view = engine.describe(workflow, task)
+        row = HumanTask(
+            task_uuid=view.task_uuid,
+            instance_id=instance.id,
+            bpmn_id=view.bpmn_id,
+            title=view.title,
+            lane=view.lane or "",
+            form_key=view.form_key or "",
+            instructions=view.instructions,
+            office_path=instance.scope_path,
+            unit_id=instance.unit_id,
+            cycle_id=instance.cycle_id,
+            round=_round_of(task),
+            due_at=view.due_at,
+        )
+        session.add(row)
+        created.append(row)
+    return created
+
+
+def _round_of(task) -> int:
+    value = task.data.get("rectification_round")
+    return value + 1 if isinstance(value, int) else 1
