@@ -70,6 +70,8 @@ def configure_logging(level: str) -> None:
     """Set the root log level, adding a console handler if none is configured."""
     root = logging.getLogger()
     root.setLevel(level)
+    # The engine narrates every task state change at INFO; keep its warnings only.
+    logging.getLogger("spiff").setLevel(max(logging.WARNING, root.level))
     if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))

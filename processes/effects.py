@@ -24,14 +24,14 @@ class Effect:
     bpmn_id: str | None = None
 
 
-def emit(kind: str, **payload: object) -> None:
+def emit(effect_kind: str, /, **payload: object) -> None:
     """Record an effect for the step being run; outside a step this is an error."""
     effects = _current.get()
     if effects is None:
         raise RuntimeError(
-            f"diagram function {kind}() was called outside an engine step"
+            f"diagram function {effect_kind}() was called outside an engine step"
         )
-    effects.append(Effect(kind, dict(payload)))
+    effects.append(Effect(effect_kind, dict(payload)))
 
 
 @contextlib.contextmanager

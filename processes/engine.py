@@ -21,6 +21,14 @@ from processes.functions import DIAGRAM_FUNCTIONS, parse_instant
 
 logger = logging.getLogger(__name__)
 
+TIMER_EVENT_TYPES = frozenset(
+    {
+        "TimeDateEventDefinition",
+        "DurationTimerEventDefinition",
+        "CycleTimerEventDefinition",
+    }
+)
+
 
 @dataclass(frozen=True)
 class UserTaskView:
@@ -151,7 +159,7 @@ def next_timer_due(workflow: SpiffWorkflow) -> datetime | None:
     """Return when the earliest pending timer of the workflow falls due."""
     due_times = []
     for event in workflow.waiting_events():
-        if "Timer" not in event.event_type or event.value is None:
+        if event.event_type not in TIMER_EVENT_TYPES or event.value is None:
             continue
         value = event.value
         if isinstance(value, dict):

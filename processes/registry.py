@@ -49,6 +49,7 @@ class SpecCache:
                 self._entries.move_to_end(key)
                 return entry
         entry = load_specs(_spec_json(session, version.id))
+        logger.debug("restored specs of process version %s, key %s", version.id, key)
         with self._lock:
             self.loads += 1
             self._entries[key] = entry
@@ -57,9 +58,10 @@ class SpecCache:
         return entry
 
     def clear(self) -> None:
-        """Forget every cached spec."""
+        """Forget every cached spec and reset the restore count."""
         with self._lock:
             self._entries.clear()
+            self.loads = 0
 
 
 SPEC_CACHE = SpecCache()
@@ -180,7 +182,7 @@ def deploy(
         "deployed %s version %s",
         definition.process_key,
         version.version,
-        extra={"process": definition.process_key, "version": version.version},
+        extra={"process_key": definition.process_key, "version": version.version},
     )
     return DeployResult(version, created=True)
 

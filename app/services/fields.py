@@ -48,10 +48,15 @@ def number(
         errors.add(field, "enter a finite number")
         return None
     if minimum is not None and result < minimum:
-        errors.add(field, f"must be at least {minimum}")
+        errors.add(field, f"must be at least {_plain(minimum)}")
     elif maximum is not None and result > maximum:
-        errors.add(field, f"must be at most {maximum}")
+        errors.add(field, f"must be at most {_plain(maximum)}")
     return result.quantize(Decimal("0.01"))
+
+
+def _plain(value: Decimal) -> str:
+    """Write a bound without trailing zeros: 5, 7.5."""
+    return format(Decimal(value).normalize(), "f")
 
 
 def text(
