@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -32,6 +33,21 @@ def _postgres_url() -> str | None:
     if not url:
         return None
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(autouse=True)
+def hash_each_password_once(monkeypatch):
+    """Hash a given password once per run; scrypt per test user would dominate."""
+    from app.models import organisation
+
+    monkeypatch.setattr(organisation, "generate_password_hash", _cached_hash)
+
+
+@functools.cache
+def _cached_hash(password: str) -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(password)
 
 
 @pytest.fixture(scope="session")
