@@ -32,12 +32,15 @@ def load_user(user_id: str) -> User | None:
 
 
 def set_sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None:
-    """Turn on foreign keys and write-ahead logging for a new SQLite connection."""
+    """Turn on foreign keys, write-ahead logging and WAL-safe syncing on SQLite."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # With WAL, NORMAL keeps the database consistent through a crash; only the
+        # last commits before a power loss may be lost, and a commit needs no fsync.
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import HumanTask, ProcessInstance, ProcessVersion, record_event, utcnow
@@ -121,7 +121,9 @@ def load_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Load an instance row with its state, or raise NotFound."""
     query = (
         select(ProcessInstance)
-        .options(undefer(ProcessInstance.state_json))
+        .options(
+            undefer(ProcessInstance.state_json), joinedload(ProcessInstance.version)
+        )
         .where(ProcessInstance.id == instance_id)
         .execution_options(populate_existing=True)
     )

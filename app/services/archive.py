@@ -8,15 +8,14 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import (
-    Archive,
-    Cycle,
-    IndicatorSystem,
-    ProcessInstance,
-    Review,
-    record_event,
+from app.models import Archive, ProcessInstance, Review, record_event
+from app.services.indicators import (
+    Catalog,
+    ScoreBreakdown,
+    catalog_for_cycle,
+    compute_score,
+    grade_for,
 )
-from app.services.indicators import ScoreBreakdown, compute_score, grade_for
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +23,8 @@ logger = logging.getLogger(__name__)
 def archive_instance(
     session: Session, instance: ProcessInstance, outcome: str
 ) -> Archive:
-    """Store the final score of an instance from its last review, once."""
-    existing = session.scalars(
-        select(Archive).where(Archive.instance_id == instance.id)
-    ).first()
-    if existing is not None:
-        return existing
-    cycle = session.get(Cycle, instance.cycle_id)
-    system = session.get(IndicatorSystem, cycle.indicator_system_id)
+    """Store the final score of an instance from its last review."""
+    system = catalog_for_cycle(session, instance.cycle_id)
     review = session.scalars(
         select(Review).where(Review.instance_id == instance.id).order_by(Review.id.desc())
     ).first()
@@ -59,7 +52,7 @@ def archive_instance(
     return record
 
 
-def _breakdown(system: IndicatorSystem, review: Review | None) -> ScoreBreakdown:
+def _breakdown(system: Catalog, review: Review | None) -> ScoreBreakdown:
     if review is None:
         return ScoreBreakdown(Decimal(0), Decimal(0), Decimal(0), vetoed=False)
     scores = {s.indicator_id: s.score for s in review.scores if not s.veto}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app.models import Indicator, IndicatorSystem, Office
+from app.models import Cycle, Indicator, IndicatorSystem, Office
 from app.models.indicators import INDICATOR_KINDS, METHODS
 from processes.errors import InvalidInput
 
@@ -88,6 +90,88 @@ def _decimal_or_none(value) -> Decimal | None:
 
 
 @dataclass(frozen=True)
+class IndicatorRule:
+    """An indicator's scoring and evidence rules, detached from the database."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    points: Decimal
+    office_only: bool
+    min_photos: int
+    min_documents: int
+    min_explanation_chars: int
+    max_explanation_chars: int
+
+    @property
+    def answerable_by_unit(self) -> bool:
+        """Tell whether the unit self-scores and submits evidence for it."""
+        return self.kind in ("base", "bonus") and not self.office_only
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A published indicator system as an immutable, shareable value."""
+
+    system_id: int
+    name: str
+    bonus_cap: Decimal
+    grade_thresholds: dict
+    indicators: tuple[IndicatorRule, ...]
+
+    def scoring_indicators(self) -> tuple[IndicatorRule, ...]:
+        """Return the indicators that carry scores, in display order."""
+        return self.indicators
+
+
+_catalogs: dict[tuple[int, datetime], Catalog] = {}
+_catalogs_lock = threading.Lock()
+
+
+def catalog_for_cycle(session: Session, cycle_id: int) -> Catalog:
+    """Return the indicator catalog of a cycle, read from the database once."""
+    row = session.execute(
+        select(IndicatorSystem.id, IndicatorSystem.created_at)
+        .join(Cycle, Cycle.indicator_system_id == IndicatorSystem.id)
+        .where(Cycle.id == cycle_id)
+    ).one()
+    key = (row.id, row.created_at)
+    with _catalogs_lock:
+        cached = _catalogs.get(key)
+    if cached is not None:
+        return cached
+
+    catalog = _build_catalog(session, row.id)
+    with _catalogs_lock:
+        _catalogs[key] = catalog
+    return catalog
+
+
+def _build_catalog(session: Session, system_id: int) -> Catalog:
+    system = session.scalars(
+        select(IndicatorSystem)
+        .options(selectinload(IndicatorSystem.indicators))
+        .where(IndicatorSystem.id == system_id)
+    ).one()
+    rules = tuple(
+        IndicatorRule(
+            id=i.id, code=i.code, name=i.name, kind=i.kind, points=i.points,
+            office_only=i.office_only, min_photos=i.min_photos,
+            min_documents=i.min_documents,
+            min_explanation_chars=i.min_explanation_chars,
+            max_explanation_chars=i.max_explanation_chars,
+        )
+        for i in system.scoring_indicators()
+    )
+    return Catalog(
+        system_id=system.id, name=system.name, bonus_cap=Decimal(system.bonus_cap),
+        grade_thresholds=dict(system.grade_thresholds or DEFAULT_GRADES),
+        indicators=rules,
+    )
+
+
+@dataclass(frozen=True)
 class ScoreBreakdown:
     """A unit's score: reviewed base points, capped bonus, deductions, veto."""
 
@@ -103,7 +187,7 @@ class ScoreBreakdown:
 
 
 def compute_score(
-    system: IndicatorSystem, scores: dict[int, Decimal], vetoes: set[int]
+    system: Catalog | IndicatorSystem, scores: dict[int, Decimal], vetoes: set[int]
 ) -> ScoreBreakdown:
     """Score a review: base points + bonus up to the cap − deductions; veto fails."""
     base = bonus = deductions = Decimal(0)
@@ -119,7 +203,7 @@ def compute_score(
     return ScoreBreakdown(base, capped_bonus, deductions, vetoed=bool(vetoes))
 
 
-def grade_for(system: IndicatorSystem, breakdown: ScoreBreakdown) -> str:
+def grade_for(system: Catalog | IndicatorSystem, breakdown: ScoreBreakdown) -> str:
     """Return the grade a score earns by the system's thresholds."""
     if breakdown.vetoed:
         return "veto"

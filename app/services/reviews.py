@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -47,12 +47,12 @@ def complete_review(session, user, task, data, expected_version):
         instance_id=task.instance_id, level=task.lane, round=task.round,
         reviewer_id=user.id, decision=decision, opinion=opinion,
         fail_reason=fail_reason, total_score=breakdown.total, vetoed=breakdown.vetoed,
-        scores=[ReviewScore(indicator_id=i.id, score=v) for i, v in scores]
-        + [ReviewScore(indicator_id=i.id, score=Decimal(0), veto=True)
-           for i in vetoes],
     )
     session.add(review)
     session.flush()
+    rows = [{"indicator_id": i.id, "score": v, "veto": False} for i, v in scores]
+    rows += [{"indicator_id": i.id, "score": Decimal(0), "veto": True} for i in vetoes]
+    session.execute(insert(ReviewScore), [dict(row, review_id=review.id) for row in rows])
     record_event(
         session, "review.recorded", actor_id=user.id, instance_id=task.instance_id,
         object_type="review", object_id=review.id, level=task.lane,

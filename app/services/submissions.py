@@ -9,10 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Cycle,
     HumanTask,
-    Indicator,
-    IndicatorSystem,
     Submission,
     SubmissionResponse,
     User,
@@ -20,16 +17,16 @@ from app.models import (
     utcnow,
 )
 from app.services import evidence, scope
+from app.services.indicators import Catalog, IndicatorRule, catalog_for_cycle
 from app.services.base import transaction
 from app.services.fields import FieldErrors, number, text
 from app.services.tasks import get_task, run_step
 from processes.errors import InvalidInput
 
 
-def indicator_system_of(session: Session, task: HumanTask) -> IndicatorSystem:
-    """Return the indicator system of the task's cycle."""
-    cycle = session.get(Cycle, task.cycle_id)
-    return session.get(IndicatorSystem, cycle.indicator_system_id)
+def indicator_system_of(session: Session, task: HumanTask) -> Catalog:
+    """Return the indicator catalog of the task's cycle."""
+    return catalog_for_cycle(session, task.cycle_id)
 
 
 def current_submission(session: Session, task: HumanTask) -> Submission:
@@ -106,7 +103,7 @@ def _submission_task(session: Session, user: User, task_id: int) -> HumanTask:
     return task
 
 
-def _answerable(system: IndicatorSystem, code: str) -> Indicator:
+def _answerable(system: Catalog, code: str) -> IndicatorRule:
     for indicator in system.scoring_indicators():
         if indicator.code == code:
             if not indicator.answerable_by_unit:

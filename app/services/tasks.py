@@ -114,9 +114,6 @@ def run_step(
     expected_version: int | None,
 ) -> runner.StepResult:
     """Complete the task in the workflow and apply the diagram's effects."""
-    if task.claimed_by_id is None:
-        task.claimed_by_id = user.id
-        task.claimed_at = utcnow()
     return runner.complete_task(
         session,
         task,
