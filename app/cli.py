@@ -89,8 +89,12 @@ def _delete_all(session) -> None:
 
 @process_cli.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--companion", multiple=True, type=click.Path(exists=True),
-              help="A diagram that defines a process the file calls.")
+@click.option(
+    "--companion",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="A diagram that defines a process the file calls.",
+)
 def process_validate(files: tuple[str, ...], companion: tuple[str, ...]) -> None:
     """Validate BPMN files and print a verdict for each; exit 1 if any fails."""
     from processes.validation import validate_diagram
@@ -100,8 +104,11 @@ def process_validate(files: tuple[str, ...], companion: tuple[str, ...]) -> None
     for name in files:
         path = Path(name)
         verdict = validate_diagram(
-            path.read_bytes(), filename=path.name, companions=companions,
-            form_keys=FORM_KEYS, lanes=KNOWN_LANES,
+            path.read_bytes(),
+            filename=path.name,
+            companions=companions,
+            form_keys=FORM_KEYS,
+            lanes=KNOWN_LANES,
         )
         if verdict.ok:
             click.echo(f"{path}: valid ({', '.join(verdict.process_ids)})")
@@ -132,13 +139,19 @@ def _deploy_paths(files: list[Path], *, comment: str) -> None:
         try:
             with transaction(session):
                 result = registry.deploy(
-                    session, path.read_bytes(), filename=path.name,
-                    form_keys=FORM_KEYS, lanes=KNOWN_LANES, comment=comment,
+                    session,
+                    path.read_bytes(),
+                    filename=path.name,
+                    form_keys=FORM_KEYS,
+                    lanes=KNOWN_LANES,
+                    comment=comment,
                 )
         except WenmingError as error:
             problems = getattr(error, "problems", [])
             detail = "".join(f"\n  {p}" for p in problems)
-            raise click.ClickException(f"{path.name}: {error.message}{detail}") from None
+            raise click.ClickException(
+                f"{path.name}: {error.message}{detail}"
+            ) from None
         version = result.version
         state = "deployed as" if result.created else "unchanged, current is"
         click.echo(
@@ -175,8 +188,12 @@ def process_list() -> None:
 @cycle_cli.command("open")
 @click.option("--office", "office_code", required=True, help="Office code, e.g. X01.")
 @click.option("--name", required=True, help="Cycle name.")
-@click.option("--indicator-system", "system_code", required=True,
-              help="Indicator system code; its latest version is used.")
+@click.option(
+    "--indicator-system",
+    "system_code",
+    required=True,
+    help="Indicator system code; its latest version is used.",
+)
 @click.option("--submission-due", required=True, help="ISO date-time.")
 @click.option("--county-review-due", required=True, help="ISO date-time.")
 @click.option("--city-review-due", required=True, help="ISO date-time.")
@@ -190,10 +207,14 @@ def cycle_open(office_code, name, system_code, batch_size, **dues) -> None:
             office = organisation.office_by_code(session, office_code)
             system = _latest_system(session, system_code)
             cycle = cycles.open_cycle(
-                session, office=office, name=name, indicator_system=system,
+                session,
+                office=office,
+                name=name,
+                indicator_system=system,
                 **{key: _instant(key, value) for key, value in dues.items()},
             )
         with click.progressbar(length=1, label="Issuing") as bar:
+
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
@@ -255,8 +276,13 @@ def cycle_list() -> None:
 @user_cli.command("create")
 @click.argument("username")
 @click.option("--name", "display_name", help="Display name (default: username).")
-@click.option("--role", "roles", multiple=True, required=True,
-              help="Role: admin, office_admin, reviewer, liaison, unit_leader.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="Role: admin, office_admin, reviewer, liaison, unit_leader.",
+)
 @click.option("--office", "office_code", help="Office code for office staff.")
 @click.option("--unit", "unit_code", help="Unit code for liaisons and leaders.")
 @click.option("--email")
@@ -266,12 +292,21 @@ def user_create(username, display_name, roles, office_code, unit_code, email, pa
     session = db.session
     try:
         with transaction(session):
-            office = organisation.office_by_code(session, office_code) if office_code else None
+            office = (
+                organisation.office_by_code(session, office_code)
+                if office_code
+                else None
+            )
             unit = organisation.unit_by_code(session, unit_code) if unit_code else None
             organisation.create_user(
-                session, username=username, password=password,
-                display_name=display_name or username, roles=list(roles),
-                office=office, unit=unit, email=email,
+                session,
+                username=username,
+                password=password,
+                display_name=display_name or username,
+                roles=list(roles),
+                office=office,
+                unit=unit,
+                email=email,
             )
     except WenmingError as error:
         _fail(error)
@@ -286,4 +321,3 @@ def timer_fire() -> None:
         f"Timers fired for {report.fired} instances "
         f"({report.conflicts} skipped as changed meanwhile, {report.failed} failed)."
     )
-

@@ -66,13 +66,20 @@ def add_units(session, county, count: int, prefix: str) -> None:
         for number in range(count):
             code = f"{prefix}{number}"
             unit = organisation.create_unit(
-                session, name=f"测评单位{code}", code=code, unit_type="school",
+                session,
+                name=f"测评单位{code}",
+                code=code,
+                unit_type="school",
                 office=county,
             )
             if prefix == "r":
                 organisation.create_user(
-                    session, username=code, password="bench-password",
-                    display_name=code, roles=["liaison"], unit=unit,
+                    session,
+                    username=code,
+                    password="bench-password",
+                    display_name=code,
+                    roles=["liaison"],
+                    unit=unit,
                 )
 
 
@@ -84,12 +91,19 @@ def review_step(session, world, steps: int) -> tuple[list[float], list[float]]:
     """
     with transaction(session):
         county = organisation.create_office(
-            session, name="测评县", code="B01", level="county",
+            session,
+            name="测评县",
+            code="B01",
+            level="county",
             parent=world.offices["C01"],
         )
         reviewer_id = organisation.create_user(
-            session, username="b01-reviewer", password="bench-password",
-            display_name="测评县审核员", roles=["reviewer"], office=county,
+            session,
+            username="b01-reviewer",
+            password="bench-password",
+            display_name="测评县审核员",
+            roles=["reviewer"],
+            office=county,
         ).id
     add_units(session, county, steps, "r")
     with transaction(session):
@@ -101,7 +115,8 @@ def review_step(session, world, steps: int) -> tuple[list[float], list[float]]:
 
     waiting = session.scalars(
         select(HumanTask).where(
-            HumanTask.cycle_id == cycle.id, HumanTask.bpmn_id == "review_county",
+            HumanTask.cycle_id == cycle.id,
+            HumanTask.bpmn_id == "review_county",
             HumanTask.state == "ready",
         )
     ).all()
@@ -147,7 +162,9 @@ def bare_starts(session, world, count: int) -> list[float]:
     for _ in range(count):
         started = time.perf_counter()
         with effects.collecting():
-            workflow = SpiffWorkflow(spec, subprocess_specs, script_engine=plain_engine())
+            workflow = SpiffWorkflow(
+                spec, subprocess_specs, script_engine=plain_engine()
+            )
             workflow.task_tree.data.update(data)
             workflow.do_engine_steps()
         SPIFF_SERIALIZER.serialize_json(workflow)
@@ -168,7 +185,9 @@ def issuance(session, world, units: int, batch_size: int) -> tuple[list[float], 
     started = time.perf_counter()
     cycles.issue_cycle(session, cycle, batch_size=batch_size, progress=progress)
     total = time.perf_counter() - started
-    per_unit = [(b - a) / batch_size for a, b in zip(batch_marks, batch_marks[1:])]
+    per_unit = [
+        (b - a) / batch_size for a, b in zip(batch_marks, batch_marks[1:], strict=False)
+    ]
     return per_unit, total
 
 
@@ -181,11 +200,15 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
-            "SECRET_KEY": "bench", "INSTANCE_PATH": f"{folder}/instance",
-            "WENMING_UPLOAD_FOLDER": f"{folder}/uploads", "WENMING_LOG_LEVEL": "WARNING",
-        })
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
+                "SECRET_KEY": "bench",
+                "INSTANCE_PATH": f"{folder}/instance",
+                "WENMING_UPLOAD_FOLDER": f"{folder}/uploads",
+                "WENMING_LOG_LEVEL": "WARNING",
+            }
+        )
         with app.app_context():
             Base.metadata.create_all(db.engine)
             session = db.session
@@ -207,7 +230,7 @@ def report(args, spiff_step, platform_step, bare, per_unit, total) -> None:
         f"    platform complete-task call with commit   {a_platform:8.2f} ms",
         f"    ratio platform / SpiffWorkflow            {a_platform / a_spiff:8.2f}x"
         "  (target <= 1.0x)",
-        f"(b) instance start, median per instance:",
+        "(b) instance start, median per instance:",
         f"    bare create + run + serialize with spec   {b_bare:8.2f} ms",
         f"    platform issuance per unit (batches of {args.batch_size})"
         f"  {b_platform:6.2f} ms",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from app.models import ProcessDefinition, ProcessVersion, record_event
 from processes.errors import InvalidDiagram, NotFound
@@ -160,11 +160,9 @@ def deploy(
         return DeployResult(current, created=False)
 
     version = _store_version(session, definition, parsed, xml, sha256, called_versions)
-    version.filename, version.comment, version.created_by_id = (
-        filename,
-        comment,
-        actor_id,
-    )
+    version.filename = filename
+    version.comment = comment
+    version.created_by_id = actor_id
     if current is not None:
         current.is_current = False
     session.flush()
@@ -264,16 +262,3 @@ def _defined_process_ids(xml: bytes) -> set[str]:
     except (etree.XMLSyntaxError, ValueError):
         return set()
     return {el.get("id") for el in root.iter(f"{{{BPMN_NS}}}process")}
-
-
-def load_version_xml(session: Session, version_id: int) -> bytes:
-    """Return the stored diagram of a version."""
-    query = (
-        select(ProcessVersion)
-        .options(undefer(ProcessVersion.bpmn_xml))
-        .where(ProcessVersion.id == version_id)
-    )
-    version = session.scalars(query).first()
-    if version is None:
-        raise NotFound(f"process version {version_id} does not exist")
-    return version.bpmn_xml

@@ -213,6 +213,23 @@ def fire_timers(
     return StepResult(instance, effects, ready)
 
 
+def mark_failed(session: Session, instance_id: int, message: str) -> None:
+    """Take an instance out of timer processing after its diagram failed."""
+    session.execute(
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .values(status="error", next_timer_due_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    record_event(session, "instance.failed", instance_id=instance_id, error=message)
+    logger.error(
+        "instance %s stopped: %s",
+        instance_id,
+        message,
+        extra={"instance_id": instance_id},
+    )
+
+
 def due_instance_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
     """Return ids of running instances whose next timer is due, earliest first."""
     query = (

@@ -37,8 +37,11 @@ def deploy_shipped(session) -> None:
     for path in registry.deployment_order(sorted(SHIPPED.glob("*.bpmn"))):
         with transaction(session):
             registry.deploy(
-                session, path.read_bytes(), filename=path.name,
-                form_keys=FORM_KEYS, lanes=KNOWN_LANES,
+                session,
+                path.read_bytes(),
+                filename=path.name,
+                form_keys=FORM_KEYS,
+                lanes=KNOWN_LANES,
             )
 
 
@@ -49,21 +52,35 @@ def build_world(session, upload_folder: Path, *, issue: bool = True) -> World:
     with transaction(session):
         for code, name, level, parent in OFFICES:
             world.offices[code] = organisation.create_office(
-                session, name=name, code=code, level=level,
+                session,
+                name=name,
+                code=code,
+                level=level,
                 parent=world.offices.get(parent),
             )
         world.offices["Y01"] = organisation.create_office(
-            session, name="另一县文明办", code="Y01", level="county",
+            session,
+            name="另一县文明办",
+            code="Y01",
+            level="county",
             parent=world.offices["C01"],
         )
         for code, name, unit_type, target, held, status in UNITS:
             world.units[code] = organisation.create_unit(
-                session, name=name, code=code, unit_type=unit_type,
-                office=world.offices["X01"], target_level=target, title_level=held,
+                session,
+                name=name,
+                code=code,
+                unit_type=unit_type,
+                office=world.offices["X01"],
+                target_level=target,
+                title_level=held,
                 title_status=status,
             )
         world.units["otherschool"] = organisation.create_unit(
-            session, name="另一县中学", code="otherschool", unit_type="school",
+            session,
+            name="另一县中学",
+            code="otherschool",
+            unit_type="school",
             office=world.offices["Y01"],
         )
         _users(session, world)
@@ -79,8 +96,13 @@ def build_world(session, upload_folder: Path, *, issue: bool = True) -> World:
 def _users(session, world: World) -> None:
     def add(username, roles, office=None, unit=None):
         world.users[username] = organisation.create_user(
-            session, username=username, password=PASSWORD, display_name=username,
-            roles=roles, office=office, unit=unit,
+            session,
+            username=username,
+            password=PASSWORD,
+            display_name=username,
+            roles=roles,
+            office=office,
+            unit=unit,
         )
 
     add("admin", ["admin"])
@@ -97,7 +119,10 @@ def make_cycle(session, office: Office, system: IndicatorSystem, name="2026年�
     """Open a cycle with deadlines two to six weeks ahead."""
     now = utcnow().replace(microsecond=0)
     return cycles.open_cycle(
-        session, office=office, name=name, indicator_system=system,
+        session,
+        office=office,
+        name=name,
+        indicator_system=system,
         submission_due=now + timedelta(days=14),
         county_review_due=now + timedelta(days=28),
         city_review_due=now + timedelta(days=35),
@@ -127,7 +152,8 @@ def submit(session, world: World, unit_code: str, cycle=None) -> None:
     """Have the unit's liaison fill in and submit its creation task of a cycle."""
     cycle = cycle or world.cycle
     task = next(
-        t for t in ready_tasks(session, world.units[unit_code])
+        t
+        for t in ready_tasks(session, world.units[unit_code])
         if t.cycle_id == cycle.id and t.form_key == "unit_submission"
     )
     demo.submit_complete(session, world.users[unit_code], world.upload_folder, task)
@@ -136,7 +162,9 @@ def submit(session, world: World, unit_code: str, cycle=None) -> None:
 def review_data(system: IndicatorSystem, decision: str, **extra) -> dict:
     """Return review form data scoring every base indicator one below full points."""
     scores = {
-        i.code: str(i.points - 1) for i in system.scoring_indicators() if i.kind == "base"
+        i.code: str(i.points - 1)
+        for i in system.scoring_indicators()
+        if i.kind == "base"
     }
     data = {"decision": decision, "scores": scores, "opinion": "意见"}
     if decision == "rectify":
@@ -148,8 +176,9 @@ def review_data(system: IndicatorSystem, decision: str, **extra) -> dict:
     return data
 
 
-def review(session, world: World, reviewer: str, unit_code: str, decision: str,
-           **extra):
+def review(
+    session, world: World, reviewer: str, unit_code: str, decision: str, **extra
+):
     """Have a reviewer decide on a unit's waiting review task."""
     task = task_for(session, world.users[reviewer], unit_code)
     data = review_data(world.system, decision, **extra)

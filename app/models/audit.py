@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, event, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.models.base import Base, utcnow
@@ -28,6 +28,9 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(default=dict)
 
 
+PENDING_KEY = "wenming_audit_events"
+
+
 def record_event(
     session: Session,
     action: str,
@@ -38,16 +41,29 @@ def record_event(
     object_type: str | None = None,
     object_id: int | None = None,
     **detail: object,
-) -> AuditEvent:
-    """Add an audit event to the session; it is committed with the step it records."""
-    event = AuditEvent(
-        action=action,
-        actor_id=actor_id,
-        instance_id=instance_id,
-        task_uuid=task_uuid,
-        object_type=object_type,
-        object_id=object_id,
-        detail=detail,
+) -> None:
+    """Queue an audit event; it is written in the step's transaction at commit."""
+    session.info.setdefault(PENDING_KEY, []).append(
+        {
+            "at": utcnow(),
+            "action": action,
+            "actor_id": actor_id,
+            "instance_id": instance_id,
+            "task_uuid": task_uuid,
+            "object_type": object_type,
+            "object_id": object_id,
+            "detail": detail,
+        }
     )
-    session.add(event)
-    return event
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending_events(session: Session) -> None:
+    pending = session.info.pop(PENDING_KEY, None)
+    if pending:
+        session.execute(insert(AuditEvent), pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_events(session: Session, previous_transaction) -> None:
+    session.info.pop(PENDING_KEY, None)

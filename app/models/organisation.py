@@ -118,4 +118,3 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
-

@@ -100,7 +100,9 @@ class HumanTask(Base):
     round: Mapped[int] = mapped_column(default=1)
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     state: Mapped[str] = mapped_column(String(20), default="ready")
-    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    claimed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), index=True
+    )
     claimed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     completed_at: Mapped[datetime | None]

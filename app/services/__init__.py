@@ -1,1 +1,1 @@
-"""Domain services: plain functions with explicit arguments, shared by pages, API and CLI."""
+"""Domain services: plain functions with explicit arguments, for pages, API and CLI."""

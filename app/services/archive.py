@@ -26,28 +26,43 @@ def archive_instance(
     """Store the final score of an instance from its last review."""
     system = catalog_for_cycle(session, instance.cycle_id)
     review = session.scalars(
-        select(Review).where(Review.instance_id == instance.id).order_by(Review.id.desc())
+        select(Review)
+        .where(Review.instance_id == instance.id)
+        .order_by(Review.id.desc())
     ).first()
     breakdown = _breakdown(system, review)
     if breakdown.vetoed:
         outcome = "failed"
 
     record = Archive(
-        instance_id=instance.id, unit_id=instance.unit_id, cycle_id=instance.cycle_id,
-        outcome=outcome, base_score=breakdown.base, bonus=breakdown.bonus,
-        deductions=breakdown.deductions, final_score=breakdown.total,
-        vetoed=breakdown.vetoed, grade=grade_for(system, breakdown),
+        instance_id=instance.id,
+        unit_id=instance.unit_id,
+        cycle_id=instance.cycle_id,
+        outcome=outcome,
+        base_score=breakdown.base,
+        bonus=breakdown.bonus,
+        deductions=breakdown.deductions,
+        final_score=breakdown.total,
+        vetoed=breakdown.vetoed,
+        grade=grade_for(system, breakdown),
         review_id=review.id if review else None,
     )
     session.add(record)
     instance.outcome = outcome
     record_event(
-        session, "instance.archived", instance_id=instance.id, outcome=outcome,
-        final_score=str(breakdown.total), grade=record.grade,
+        session,
+        "instance.archived",
+        instance_id=instance.id,
+        outcome=outcome,
+        final_score=str(breakdown.total),
+        grade=record.grade,
     )
     logger.info(
-        "instance %s archived as %s with %s points", instance.id, outcome,
-        breakdown.total, extra={"instance_id": instance.id},
+        "instance %s archived as %s with %s points",
+        instance.id,
+        outcome,
+        breakdown.total,
+        extra={"instance_id": instance.id},
     )
     return record
 

@@ -40,4 +40,8 @@ def transaction(session: Session) -> Iterator[Session]:
 
 def _is_lock_failure(error: OperationalError) -> bool:
     text = str(error.orig).lower()
-    return "database is locked" in text or "deadlock" in text or "could not serialize" in text
+    return (
+        "database is locked" in text
+        or "deadlock" in text
+        or "could not serialize" in text
+    )

@@ -10,12 +10,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.models import Cycle, IndicatorSystem, Office, ProcessInstance, Unit, record_event
+from app.models import (
+    Cycle,
+    IndicatorSystem,
+    Office,
+    ProcessInstance,
+    Unit,
+    record_event,
+)
 from app.services import organisation
 from app.services.base import transaction
 from app.services.effects import apply_effects
 from processes import registry, runner
-from processes.errors import InvalidInput, NotFound
+from processes.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +79,12 @@ def open_cycle(
     session.add(cycle)
     session.flush()
     record_event(
-        session, "cycle.opened", actor_id=actor_id, object_type="cycle",
-        object_id=cycle.id, name=name,
+        session,
+        "cycle.opened",
+        actor_id=actor_id,
+        object_type="cycle",
+        object_id=cycle.id,
+        name=name,
     )
     return cycle
 
@@ -148,7 +159,9 @@ def issue_cycle(
 
     logger.info(
         "cycle %s issued to %s units (%s already had it)",
-        cycle.id, report.issued, report.already_issued,
+        cycle.id,
+        report.issued,
+        report.already_issued,
         extra={"cycle_id": cycle.id},
     )
     return report
@@ -175,11 +188,3 @@ def _issue_batch(session, version, cycle, batch, actor_id) -> None:
     runner.start_instances(
         session, version, requests, actor_id=actor_id, on_effects=apply_effects
     )
-
-
-def cycle_by_id(session: Session, cycle_id: int) -> Cycle:
-    """Return a cycle or raise NotFound."""
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise NotFound(f"cycle {cycle_id} does not exist")
-    return cycle

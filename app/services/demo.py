@@ -71,8 +71,14 @@ def _offices(session: Session) -> dict[str, Office]:
 def _units(session: Session, county: Office) -> dict:
     return {
         code: organisation.create_unit(
-            session, name=name, code=code, unit_type=unit_type, office=county,
-            target_level=target, title_level=held, title_status=status,
+            session,
+            name=name,
+            code=code,
+            unit_type=unit_type,
+            office=county,
+            target_level=target,
+            title_level=held,
+            title_status=status,
         )
         for code, name, unit_type, target, held, status in UNITS
     }
@@ -80,25 +86,39 @@ def _units(session: Session, county: Office) -> dict:
 
 def _users(session, password, offices, units) -> None:
     organisation.create_user(
-        session, username="admin", password=password, display_name="系统管理员",
+        session,
+        username="admin",
+        password=password,
+        display_name="系统管理员",
         roles=["admin"],
     )
     for username, display_name, office_code in OFFICE_USERS:
         organisation.create_user(
-            session, username=username, password=password, display_name=display_name,
-            roles=["reviewer", "office_admin"], office=offices[office_code],
+            session,
+            username=username,
+            password=password,
+            display_name=display_name,
+            roles=["reviewer", "office_admin"],
+            office=offices[office_code],
         )
     for code, unit in units.items():
         organisation.create_user(
-            session, username=code, password=password,
-            display_name=f"{unit.name}联络员", roles=["liaison"], unit=unit,
+            session,
+            username=code,
+            password=password,
+            display_name=f"{unit.name}联络员",
+            roles=["liaison"],
+            unit=unit,
         )
 
 
 def _cycle(session, county, system):
     now = utcnow().replace(microsecond=0)
     return cycles.open_cycle(
-        session, office=county, name=CYCLE_NAME, indicator_system=system,
+        session,
+        office=county,
+        name=CYCLE_NAME,
+        indicator_system=system,
         submission_due=now + timedelta(days=14),
         county_review_due=now + timedelta(days=28),
         city_review_due=now + timedelta(days=35),
@@ -113,7 +133,9 @@ def _advance(session: Session, cycle, upload_folder: Path) -> None:
     for liaison in ("hospital", "school", "taxbureau", "community"):
         submit_complete(session, users[liaison], upload_folder)
     submissions.save_draft(
-        session, users["bank"], _task_of(session, users["bank"]).id,
+        session,
+        users["bank"],
+        _task_of(session, users["bank"]).id,
         {"A3": {"self_score": 4, "explanation": "创建档案按月整理归档。"}},
     )
     review(session, county, "hospital", "approve")
@@ -140,13 +162,20 @@ def submit_complete(
             continue
         for number in range(indicator.min_photos):
             submissions.attach_evidence(
-                session, liaison, task.id, indicator.code,
+                session,
+                liaison,
+                task.id,
+                indicator.code,
                 filename=f"{indicator.code}-现场照片{number + 1}.png",
-                content=tiny_png(number + indicator.id), upload_folder=upload_folder,
+                content=tiny_png(number + indicator.id),
+                upload_folder=upload_folder,
             )
         for number in range(indicator.min_documents):
             submissions.attach_evidence(
-                session, liaison, task.id, indicator.code,
+                session,
+                liaison,
+                task.id,
+                indicator.code,
                 filename=f"{indicator.code}-会议纪要{number + 1}.pdf",
                 content=tiny_pdf(f"{indicator.code}-{number}"),
                 upload_folder=upload_folder,
@@ -154,7 +183,8 @@ def submit_complete(
         explanation = f"{indicator.name}：按计划开展，材料齐全。"
         explanation = explanation.ljust(indicator.min_explanation_chars, "。")
         responses[indicator.code] = {
-            "self_score": str(indicator.points - 1), "explanation": explanation
+            "self_score": str(indicator.points - 1),
+            "explanation": explanation,
         }
     tasks.complete(session, liaison, task.id, {"responses": responses})
 
@@ -164,17 +194,22 @@ def review(session: Session, reviewer: User, unit_code: str, decision: str) -> N
     task = _task_of(session, reviewer, unit_code)
     system = submissions.indicator_system_of(session, task)
     scores = {
-        i.code: str(i.points - 1) for i in system.scoring_indicators() if i.kind == "base"
+        i.code: str(i.points - 1)
+        for i in system.scoring_indicators()
+        if i.kind == "base"
     }
     data = {"decision": decision, "scores": scores, "opinion": "材料基本齐全。"}
     if decision == "rectify":
-        data["items"] = [{"indicator": "B4", "description": "节日活动照片未显示单位名称"}]
+        data["items"] = [
+            {"indicator": "B4", "description": "节日活动照片未显示单位名称"}
+        ]
         data["rectification_due"] = (utcnow() + timedelta(days=7)).isoformat()
     tasks.complete(session, reviewer, task.id, data)
 
 
 def tiny_png(seed: int = 0) -> bytes:
     """Return a valid 1×1 PNG whose colour depends on the seed."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         crc = zlib.crc32(kind + body) & 0xFFFFFFFF
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
@@ -182,7 +217,9 @@ def tiny_png(seed: int = 0) -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixel = zlib.compress(bytes([0, seed % 256, (seed * 7) % 256, 200]))
     return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel)
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", pixel)
         + chunk(b"IEND", b"")
     )
 
@@ -193,5 +230,6 @@ def tiny_pdf(text: str = "") -> bytes:
         b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
         b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
         b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-        + f"% {text}\n".encode() + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+        + f"% {text}\n".encode()
+        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
     )

@@ -34,7 +34,9 @@ def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None
     )
     logger.info(
         "notification %s for lane %s of instance %s",
-        effect.payload["kind"], effect.payload["lane"], instance.id,
+        effect.payload["kind"],
+        effect.payload["lane"],
+        instance.id,
         extra={"instance_id": instance.id},
     )
 
@@ -48,7 +50,9 @@ def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> No
         unit_id=instance.unit_id,
     )
     logger.warning(
-        "escalation %s for instance %s", effect.payload["kind"], instance.id,
+        "escalation %s for instance %s",
+        effect.payload["kind"],
+        instance.id,
         extra={"instance_id": instance.id},
     )
 

@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 _OFFICE_ZIP_TYPES = {
-    "word/": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    "word/": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ),
     "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }

@@ -62,7 +62,9 @@ def _add(session, system, parent, spec: dict, kind: str, position: int) -> Indic
         raise InvalidInput(f"indicator kind {kind!r} is not one of {INDICATOR_KINDS}")
     method = spec.get("method", "materials")
     if method not in METHODS:
-        raise InvalidInput(f"method {method!r} of {spec['code']} is not one of {METHODS}")
+        raise InvalidInput(
+            f"method {method!r} of {spec['code']} is not one of {METHODS}"
+        )
     indicator = Indicator(
         system_id=system.id,
         parent=parent,
@@ -156,8 +158,13 @@ def _build_catalog(session: Session, system_id: int) -> Catalog:
     ).one()
     rules = tuple(
         IndicatorRule(
-            id=i.id, code=i.code, name=i.name, kind=i.kind, points=i.points,
-            office_only=i.office_only, min_photos=i.min_photos,
+            id=i.id,
+            code=i.code,
+            name=i.name,
+            kind=i.kind,
+            points=i.points,
+            office_only=i.office_only,
+            min_photos=i.min_photos,
             min_documents=i.min_documents,
             min_explanation_chars=i.min_explanation_chars,
             max_explanation_chars=i.max_explanation_chars,
@@ -165,7 +172,9 @@ def _build_catalog(session: Session, system_id: int) -> Catalog:
         for i in system.scoring_indicators()
     )
     return Catalog(
-        system_id=system.id, name=system.name, bonus_cap=Decimal(system.bonus_cap),
+        system_id=system.id,
+        name=system.name,
+        bonus_cap=Decimal(system.bonus_cap),
         grade_thresholds=dict(system.grade_thresholds or DEFAULT_GRADES),
         indicators=rules,
     )

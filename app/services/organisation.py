@@ -48,7 +48,9 @@ def create_unit(
 ) -> Unit:
     """Add a unit under its managing office and give it its path."""
     if target_level not in TITLE_LEVELS:
-        raise InvalidInput(f"target title level must be one of {', '.join(TITLE_LEVELS)}")
+        raise InvalidInput(
+            f"target title level must be one of {', '.join(TITLE_LEVELS)}"
+        )
     unit = Unit(
         name=name,
         code=code,
@@ -121,8 +123,10 @@ def _check_user(session, username, password, roles, office, unit) -> None:
     if office is not None and unit is not None:
         errors["office"] = "a user belongs to an office or to a unit, not both"
     if errors:
-        raise InvalidInput("the user cannot be created: " + "; ".join(errors.values()),
-                           details={"errors": errors})
+        raise InvalidInput(
+            "the user cannot be created: " + "; ".join(errors.values()),
+            details={"errors": errors},
+        )
 
 
 def office_by_code(session: Session, code: str) -> Office:

@@ -36,15 +36,19 @@ def complete_rectification(session, user, task, data, expected_version):
         raw = {}
     for item in order.items:
         answer = raw.get(str(item.id), raw.get(item.id))
-        item.response = text(errors, f"responses.{item.id}", answer, required=True,
-                             max_chars=2000)
+        item.response = text(
+            errors, f"responses.{item.id}", answer, required=True, max_chars=2000
+        )
         item.responded_at = utcnow()
     errors.raise_if_any("the rectification cannot be submitted")
 
     order.status = "submitted"
     record_event(
-        session, "rectification.submitted", actor_id=user.id,
-        instance_id=task.instance_id, object_type="rectification_order",
+        session,
+        "rectification.submitted",
+        actor_id=user.id,
+        instance_id=task.instance_id,
+        object_type="rectification_order",
         object_id=order.id,
     )
     return run_step(session, user, task, {}, expected_version)
@@ -65,9 +69,14 @@ def complete_verification(session, user, task, data, expected_version):
     rejected = _record_findings(order, findings, decision)
     order.status = "verified" if decision == "passed" else "rejected"
     record_event(
-        session, "rectification.verified", actor_id=user.id,
-        instance_id=task.instance_id, object_type="rectification_order",
-        object_id=order.id, decision=decision, opinion=opinion,
+        session,
+        "rectification.verified",
+        actor_id=user.id,
+        instance_id=task.instance_id,
+        object_type="rectification_order",
+        object_id=order.id,
+        decision=decision,
+        opinion=opinion,
     )
     workflow_data = {"verification": decision}
     if due is not None:
@@ -94,8 +103,11 @@ def _record_findings(order, findings: dict, decision: str) -> list[Rectification
 
 def _reissue(session, order, rejected, due) -> RectificationOrder:
     fresh = RectificationOrder(
-        instance_id=order.instance_id, review_id=order.review_id, level=order.level,
-        round=order.round + 1, due_at=due,
+        instance_id=order.instance_id,
+        review_id=order.review_id,
+        level=order.level,
+        round=order.round + 1,
+        due_at=due,
         items=[
             RectificationItem(indicator_id=i.indicator_id, description=i.description)
             for i in rejected

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from app.models import (
     RectificationItem,
@@ -44,37 +43,46 @@ def complete_review(session, user, task, data, expected_version):
     by_id = {indicator.id: value for indicator, value in scores}
     breakdown = compute_score(system, by_id, {i.id for i in vetoes})
     review = Review(
-        instance_id=task.instance_id, level=task.lane, round=task.round,
-        reviewer_id=user.id, decision=decision, opinion=opinion,
-        fail_reason=fail_reason, total_score=breakdown.total, vetoed=breakdown.vetoed,
+        instance_id=task.instance_id,
+        level=task.lane,
+        round=task.round,
+        reviewer_id=user.id,
+        decision=decision,
+        opinion=opinion,
+        fail_reason=fail_reason,
+        total_score=breakdown.total,
+        vetoed=breakdown.vetoed,
     )
     session.add(review)
     session.flush()
     rows = [{"indicator_id": i.id, "score": v, "veto": False} for i, v in scores]
     rows += [{"indicator_id": i.id, "score": Decimal(0), "veto": True} for i in vetoes]
-    session.execute(insert(ReviewScore), [dict(row, review_id=review.id) for row in rows])
+    session.execute(
+        insert(ReviewScore), [dict(row, review_id=review.id) for row in rows]
+    )
     record_event(
-        session, "review.recorded", actor_id=user.id, instance_id=task.instance_id,
-        object_type="review", object_id=review.id, level=task.lane,
-        decision=decision, total_score=str(breakdown.total), opinion=opinion,
+        session,
+        "review.recorded",
+        actor_id=user.id,
+        instance_id=task.instance_id,
+        object_type="review",
+        object_id=review.id,
+        level=task.lane,
+        decision=decision,
+        total_score=str(breakdown.total),
+        opinion=opinion,
     )
 
     workflow_data = {"decision": decision}
     if decision == "rectify":
         _order(session, task, review, items, due)
-        workflow_data.update(ordering_level=task.lane, rectification_due=due.isoformat())
+        workflow_data.update(
+            ordering_level=task.lane, rectification_due=due.isoformat()
+        )
     result = run_step(session, user, task, workflow_data, expected_version)
     if decision == "rectify":
         _mark_unissued_order(session, task, result)
     return result
-
-
-def latest_reviews(session: Session, instance_id: int) -> list[Review]:
-    """Return the reviews of an instance, oldest first."""
-    query = (
-        select(Review).where(Review.instance_id == instance_id).order_by(Review.id)
-    )
-    return list(session.scalars(query))
 
 
 def _read_scores(errors, system, raw) -> list:
@@ -95,8 +103,11 @@ def _read_scores(errors, system, raw) -> list:
             continue
         maximum = None if indicator.kind == "deduction" else indicator.points
         value = number(
-            errors, f"scores.{indicator.code}", raw[indicator.code],
-            minimum=Decimal(0), maximum=maximum,
+            errors,
+            f"scores.{indicator.code}",
+            raw[indicator.code],
+            minimum=Decimal(0),
+            maximum=maximum,
         )
         if value is not None:
             scored.append((indicator, value))
@@ -128,8 +139,9 @@ def _read_items(errors, system, raw) -> list[tuple]:
         if not isinstance(item, dict):
             errors.add(field, "give a description")
             continue
-        description = text(errors, field, item.get("description"), required=True,
-                            max_chars=1000)
+        description = text(
+            errors, field, item.get("description"), required=True, max_chars=1000
+        )
         code = item.get("indicator")
         if code and code not in indicators:
             errors.add(field, f"{code!r} is not an indicator of this system")
@@ -139,8 +151,11 @@ def _read_items(errors, system, raw) -> list[tuple]:
 
 def _order(session, task, review, items, due) -> RectificationOrder:
     order = RectificationOrder(
-        instance_id=task.instance_id, review_id=review.id, level=task.lane,
-        round=task.round, due_at=due,
+        instance_id=task.instance_id,
+        review_id=review.id,
+        level=task.lane,
+        round=task.round,
+        due_at=due,
         items=[
             RectificationItem(indicator_id=i.id if i else None, description=d)
             for i, d in items

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import HumanTask, Unit, User
+from app.models import HumanTask, User
 from processes.errors import Forbidden, NotFound
 
 LEVEL_LANES = ("county", "city", "province")
@@ -49,12 +49,6 @@ def check_can_act(user: User, task: HumanTask) -> None:
             f"task “{task.title}” belongs to the {task.lane} lane; "
             "you cannot act on it with your role and office"
         )
-
-
-def check_sees_unit(user: User, unit: Unit) -> None:
-    """Raise NotFound when the unit is outside the user's scope."""
-    if not sees_path(user, unit.path):
-        raise NotFound(f"unit {unit.id} does not exist or is outside your scope")
 
 
 def actionable_filter(user: User) -> ColumnElement[bool]:

@@ -25,7 +25,13 @@ def complete_signoff(session, user, task, data, expected_version):
         for submission in session.scalars(query):
             submission.status = "returned"
     record_event(
-        session, "submission.signed_off", actor_id=user.id,
-        instance_id=task.instance_id, decision=decision, opinion=opinion,
+        session,
+        "submission.signed_off",
+        actor_id=user.id,
+        instance_id=task.instance_id,
+        decision=decision,
+        opinion=opinion,
     )
-    return run_step(session, user, task, {"signoff_decision": decision}, expected_version)
+    return run_step(
+        session, user, task, {"signoff_decision": decision}, expected_version
+    )

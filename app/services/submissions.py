@@ -17,9 +17,9 @@ from app.models import (
     utcnow,
 )
 from app.services import evidence, scope
-from app.services.indicators import Catalog, IndicatorRule, catalog_for_cycle
 from app.services.base import transaction
 from app.services.fields import FieldErrors, number, text
+from app.services.indicators import Catalog, IndicatorRule, catalog_for_cycle
 from app.services.tasks import get_task, run_step
 from processes.errors import InvalidInput
 
@@ -42,14 +42,19 @@ def current_submission(session: Session, task: HumanTask) -> Submission:
     return submission
 
 
-def save_draft(session: Session, user: User, task_id: int, responses: dict) -> Submission:
+def save_draft(
+    session: Session, user: User, task_id: int, responses: dict
+) -> Submission:
     """Save what the liaison has typed so far; only types and limits are checked."""
     with transaction(session):
         task = _submission_task(session, user, task_id)
         submission = _write_responses(session, task, responses, complete=False)
         record_event(
-            session, "submission.draft_saved", actor_id=user.id,
-            instance_id=task.instance_id, object_type="submission",
+            session,
+            "submission.draft_saved",
+            actor_id=user.id,
+            instance_id=task.instance_id,
+            object_type="submission",
             object_id=submission.id,
         )
     return submission
@@ -74,21 +79,32 @@ def attach_evidence(
         submission = current_submission(session, task)
         response = _response_for(session, submission, indicator)
         stored = evidence.store_evidence(
-            session, upload_folder=upload_folder, user=user, unit_id=task.unit_id,
-            filename=filename, content=content, max_bytes=max_bytes,
+            session,
+            upload_folder=upload_folder,
+            user=user,
+            unit_id=task.unit_id,
+            filename=filename,
+            content=content,
+            max_bytes=max_bytes,
         )
         stored.response_id = response.id
         record_event(
-            session, "evidence.uploaded", actor_id=user.id,
-            instance_id=task.instance_id, indicator=indicator.code,
-            filename=stored.filename, sha256=stored.sha256,
+            session,
+            "evidence.uploaded",
+            actor_id=user.id,
+            instance_id=task.instance_id,
+            indicator=indicator.code,
+            filename=stored.filename,
+            sha256=stored.sha256,
         )
     return stored
 
 
 def complete_submission(session, user, task, data, expected_version):
     """Check the submission is complete, mark it submitted and pass it on."""
-    submission = _write_responses(session, task, data.get("responses", {}), complete=True)
+    submission = _write_responses(
+        session, task, data.get("responses", {}), complete=True
+    )
     submission.status = "submitted"
     submission.submitted_by_id = user.id
     submission.submitted_at = utcnow()
@@ -130,7 +146,9 @@ def _write_responses(session, task, responses, *, complete: bool) -> Submission:
         raise InvalidInput("responses must map indicator codes to answers")
     system = indicator_system_of(session, task)
     submission = current_submission(session, task)
-    answerable = {i.code: i for i in system.scoring_indicators() if i.answerable_by_unit}
+    answerable = {
+        i.code: i for i in system.scoring_indicators() if i.answerable_by_unit
+    }
     errors = FieldErrors()
     for code in responses:
         if code not in answerable:
@@ -157,11 +175,16 @@ def _read_answer(errors, indicator, answer, response) -> None:
         errors.add(indicator.code, "give self_score and explanation")
         return
     score = number(
-        errors, f"{indicator.code}.self_score", answer.get("self_score"),
-        minimum=Decimal(0), maximum=indicator.points,
+        errors,
+        f"{indicator.code}.self_score",
+        answer.get("self_score"),
+        minimum=Decimal(0),
+        maximum=indicator.points,
     )
     explanation = text(
-        errors, f"{indicator.code}.explanation", answer.get("explanation", ""),
+        errors,
+        f"{indicator.code}.explanation",
+        answer.get("explanation", ""),
         max_chars=indicator.max_explanation_chars,
     )
     if score is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -16,8 +15,6 @@ from processes import runner
 from processes.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
-
-FormHandler = Callable[[Session, User, HumanTask, dict, int | None], runner.StepResult]
 
 
 def get_task(session: Session, user: User, task_id: int) -> HumanTask:
@@ -74,8 +71,10 @@ def unclaim(session: Session, user: User, task_id: int) -> HumanTask:
         if task.claimed_by_id is None:
             return task
         if task.claimed_by_id != user.id and not _administers(user, task):
-            raise Forbidden("only the person who claimed a task, or an office "
-                            "administrator in scope, can release it")
+            raise Forbidden(
+                "only the person who claimed a task, or an office "
+                "administrator in scope, can release it"
+            )
         task.claimed_by_id = None
         task.claimed_at = None
         _audit(session, "task.unclaimed", user, task)
@@ -130,8 +129,14 @@ def _check_ready(session: Session, task: HumanTask) -> None:
     if task.state == "completed":
         who = session.get(User, task.completed_by_id) if task.completed_by_id else None
         name = who.display_name if who else "someone else"
-        when = task.completed_at.strftime("%Y-%m-%d %H:%M UTC") if task.completed_at else ""
-        raise Conflict(f"task “{task.title}” was already completed by {name} {when}".strip())
+        when = (
+            task.completed_at.strftime("%Y-%m-%d %H:%M UTC")
+            if task.completed_at
+            else ""
+        )
+        raise Conflict(
+            f"task “{task.title}” was already completed by {name} {when}".strip()
+        )
     raise Conflict(f"task “{task.title}” is no longer waiting ({task.state})")
 
 

@@ -29,7 +29,12 @@ class TimerReport:
 def fire_due_timers(
     session: Session, *, now: datetime | None = None, batch_size: int = 500
 ) -> TimerReport:
-    """Fire every due timer; a conflict or failure skips only that instance."""
+    """Fire every due timer; a conflict skips an instance, a failure stops it.
+
+    An instance whose diagram fails while a timer fires is marked as failed, with
+    the engine's message in its audit trail, so it neither blocks the others nor
+    fails again on every round.
+    """
     report = TimerReport()
     ids = runner.due_instance_ids(session, now or utcnow(), limit=batch_size)
     for instance_id in ids:
@@ -40,13 +45,12 @@ def fire_due_timers(
         except Conflict:
             report.conflicts += 1
             logger.info(
-                "timers of instance %s were handled by another writer", instance_id,
+                "timers of instance %s were handled by another writer",
+                instance_id,
                 extra={"instance_id": instance_id},
             )
-        except WenmingError:
+        except WenmingError as error:
             report.failed += 1
-            logger.exception(
-                "timers of instance %s failed", instance_id,
-                extra={"instance_id": instance_id},
-            )
+            with transaction(session):
+                runner.mark_failed(session, instance_id, error.message)
     return report

@@ -23,10 +23,15 @@ def test_process_validate_gives_a_verdict(cli):
 
 def test_process_validate_with_companion(cli):
     """A caller validates when its called diagram is given as a companion."""
-    result = cli.invoke(args=[
-        "process", "validate", str(SHIPPED / "creation_task.bpmn"),
-        "--companion", str(SHIPPED / "rectification.bpmn"),
-    ])
+    result = cli.invoke(
+        args=[
+            "process",
+            "validate",
+            str(SHIPPED / "creation_task.bpmn"),
+            "--companion",
+            str(SHIPPED / "rectification.bpmn"),
+        ]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -57,21 +62,31 @@ def test_cycle_open_issues_and_lists(cli, session, app):
     """Opening a cycle from the CLI issues one task per unit, once."""
     build_world(session, app.config["WENMING_UPLOAD_FOLDER"], issue=False)
     args = [
-        "cycle", "open", "--office", "X01", "--name", "2027年度",
-        "--indicator-system", "WMDW",
-        "--submission-due", "2030-10-31T18:00:00+08:00",
-        "--county-review-due", "2030-11-15T18:00:00+08:00",
-        "--city-review-due", "2030-11-25T18:00:00+08:00",
-        "--province-review-due", "2030-11-30T18:00:00+08:00",
+        "cycle",
+        "open",
+        "--office",
+        "X01",
+        "--name",
+        "2027年度",
+        "--indicator-system",
+        "WMDW",
+        "--submission-due",
+        "2030-10-31T18:00:00+08:00",
+        "--county-review-due",
+        "2030-11-15T18:00:00+08:00",
+        "--city-review-due",
+        "2030-11-25T18:00:00+08:00",
+        "--province-review-due",
+        "2030-11-30T18:00:00+08:00",
     ]
     result = cli.invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "6 units issued" in result.output
     cycle = session.scalars(select(Cycle).where(Cycle.name == "2027年度")).one()
     count = session.scalar(
-        select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.cycle_id == cycle.id
-        )
+        select(func.count())
+        .select_from(ProcessInstance)
+        .where(ProcessInstance.cycle_id == cycle.id)
     )
     assert count == 6
 
@@ -86,11 +101,26 @@ def test_cycle_open_issues_and_lists(cli, session, app):
 def test_cycle_open_rejects_a_bad_date(cli, session, app):
     """A deadline that is not an ISO date gets a message naming the option."""
     build_world(session, app.config["WENMING_UPLOAD_FOLDER"], issue=False)
-    result = cli.invoke(args=[
-        "cycle", "open", "--office", "X01", "--name", "x", "--indicator-system", "WMDW",
-        "--submission-due", "next friday", "--county-review-due", "2030-11-15",
-        "--city-review-due", "2030-11-25", "--province-review-due", "2030-11-30",
-    ])
+    result = cli.invoke(
+        args=[
+            "cycle",
+            "open",
+            "--office",
+            "X01",
+            "--name",
+            "x",
+            "--indicator-system",
+            "WMDW",
+            "--submission-due",
+            "next friday",
+            "--county-review-due",
+            "2030-11-15",
+            "--city-review-due",
+            "2030-11-25",
+            "--province-review-due",
+            "2030-11-30",
+        ]
+    )
     assert result.exit_code != 0
     assert "--submission-due" in result.output
 
@@ -98,18 +128,35 @@ def test_cycle_open_rejects_a_bad_date(cli, session, app):
 def test_user_create(cli, session, app):
     """An office reviewer is created with a hashed password; bad roles are refused."""
     build_world(session, app.config["WENMING_UPLOAD_FOLDER"], issue=False)
-    result = cli.invoke(args=[
-        "user", "create", "reviewer2", "--role", "reviewer", "--office", "X01",
-        "--password", "long-enough-pw",
-    ])
+    result = cli.invoke(
+        args=[
+            "user",
+            "create",
+            "reviewer2",
+            "--role",
+            "reviewer",
+            "--office",
+            "X01",
+            "--password",
+            "long-enough-pw",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = session.scalars(select(User).where(User.username == "reviewer2")).one()
     assert user.check_password("long-enough-pw")
     assert user.password_hash != "long-enough-pw"
 
-    bad = cli.invoke(args=[
-        "user", "create", "x", "--role", "wizard", "--password", "long-enough-pw",
-    ])
+    bad = cli.invoke(
+        args=[
+            "user",
+            "create",
+            "x",
+            "--role",
+            "wizard",
+            "--password",
+            "long-enough-pw",
+        ]
+    )
     assert bad.exit_code != 0 and "roles must be chosen" in bad.output
 
 

@@ -60,12 +60,19 @@ def _cycle_for_extra_units(session, world, count: int):
         for number in range(count):
             code = f"race{number}"
             world.units[code] = organisation.create_unit(
-                session, name=f"并发测试单位{number}", code=code, unit_type="school",
+                session,
+                name=f"并发测试单位{number}",
+                code=code,
+                unit_type="school",
                 office=county,
             )
             world.users[code] = organisation.create_user(
-                session, username=code, password=PASSWORD, display_name=code,
-                roles=["liaison"], unit=world.units[code],
+                session,
+                username=code,
+                password=PASSWORD,
+                display_name=code,
+                roles=["liaison"],
+                unit=world.units[code],
             )
         cycle = make_cycle(session, county, world.system, name="并发测试")
     cycles.issue_cycle(session, cycle)
@@ -92,9 +99,9 @@ def _race(app, task, reviewers, world) -> None:
 
 def _assert_consistent(session, task) -> None:
     reviews = session.scalar(
-        select(func.count()).select_from(Review).where(
-            Review.instance_id == task.instance_id, Review.round == task.round
-        )
+        select(func.count())
+        .select_from(Review)
+        .where(Review.instance_id == task.instance_id, Review.round == task.round)
     )
     assert reviews == 1
     instance = session.get(ProcessInstance, task.instance_id)

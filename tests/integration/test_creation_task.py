@@ -43,7 +43,9 @@ def assert_inbox_matches_workflow(session, instance) -> None:
     """Check the human-task rows equal the workflow's ready user tasks."""
     instance = runner.load_instance(session, instance.id)
     workflow = runner.load_workflow(session, instance)
-    expected = {str(t.id): t.task_spec.bpmn_id for t in engine.ready_user_tasks(workflow)}
+    expected = {
+        str(t.id): t.task_spec.bpmn_id for t in engine.ready_user_tasks(workflow)
+    }
     rows = session.scalars(
         select(HumanTask).where(
             HumanTask.instance_id == instance.id, HumanTask.state == "ready"
@@ -68,9 +70,9 @@ def test_issuance_gives_each_unit_its_submission_task(session, world):
     """Every unit in the cycle's scope gets exactly one submission task."""
     assert waiting(session, world, "hospital") == [("submit_materials", "unit")]
     count = session.scalar(
-        select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.cycle_id == world.cycle.id
-        )
+        select(func.count())
+        .select_from(ProcessInstance)
+        .where(ProcessInstance.cycle_id == world.cycle.id)
     )
     assert count == len(world.units)
     task = ready_tasks(session, world.units["hospital"])[0]
@@ -189,9 +191,16 @@ def test_fail_archives_with_the_reviewed_score(session, world):
     """A county fail ends the task at once with the scores the reviewer gave."""
     instance = instance_of(session, world, "community")
     submit(session, world, "community")
-    review(session, world, "county", "community", "fail",
-           scores={i.code: "1" for i in world.system.scoring_indicators()
-                   if i.kind == "base"})
+    review(
+        session,
+        world,
+        "county",
+        "community",
+        "fail",
+        scores={
+            i.code: "1" for i in world.system.scoring_indicators() if i.kind == "base"
+        },
+    )
     archive = archive_of(session, instance)
     base_count = sum(1 for i in world.system.scoring_indicators() if i.kind == "base")
     assert archive.outcome == "failed"
@@ -203,7 +212,9 @@ def test_bonus_is_capped_and_deductions_subtract(session, world):
     """Final score = base + bonus up to the cap − deductions."""
     instance = instance_of(session, world, "school")
     submit(session, world, "school")
-    scores = {i.code: "4" for i in world.system.scoring_indicators() if i.kind == "base"}
+    scores = {
+        i.code: "4" for i in world.system.scoring_indicators() if i.kind == "base"
+    }
     scores.update({"F1": "6", "F2": "4", "G1": "3", "G2": "2"})
     review(session, world, "county", "school", "approve", scores=scores)
 
@@ -231,14 +242,18 @@ def test_leader_signoff_can_return_the_submission(session, world):
     leader = world.users["hospital_leader"]
     task = task_for(session, leader, "hospital")
     assert task.bpmn_id == "leader_signoff"
-    tasks.complete(session, leader, task.id, {"decision": "return", "opinion": "补充照片"})
+    tasks.complete(
+        session, leader, task.id, {"decision": "return", "opinion": "补充照片"}
+    )
     returned = [t for t in ready_tasks(session, hospital) if t.cycle_id == cycle.id]
     assert [t.bpmn_id for t in returned] == ["submit_materials"]
 
     submit(session, world, "hospital", cycle=cycle)
     task = task_for(session, leader, "hospital")
     tasks.complete(session, leader, task.id, {"decision": "approve"})
-    assert task_for(session, world.users["county"], "hospital").bpmn_id == "review_county"
+    assert (
+        task_for(session, world.users["county"], "hospital").bpmn_id == "review_county"
+    )
 
 
 def test_every_step_is_audited(session, world):
@@ -246,6 +261,11 @@ def test_every_step_is_audited(session, world):
     submit(session, world, "school")
     review(session, world, "county", "school", "approve")
     actions = session.scalars(select(AuditEvent.action)).all()
-    for action in ("instance.started", "task.completed", "review.recorded",
-                   "instance.archived", "evidence.uploaded"):
+    for action in (
+        "instance.started",
+        "task.completed",
+        "review.recorded",
+        "instance.archived",
+        "evidence.uploaded",
+    ):
         assert action in actions

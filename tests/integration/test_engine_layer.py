@@ -88,8 +88,9 @@ def test_caller_needs_its_called_process_deployed(session):
 
 def test_stored_state_has_no_spec(session, world):
     """The instance row keeps the task tree and data, not the spec."""
-    instance = runner.load_instance(session, session.scalars(
-        select(ProcessInstance.id)).first())
+    instance = runner.load_instance(
+        session, session.scalars(select(ProcessInstance.id)).first()
+    )
     state = json.loads(instance.state_json)
     assert "spec" not in state and "subprocess_specs" not in state
     assert instance.serializer_version == "1.5"
@@ -107,8 +108,9 @@ def test_specs_are_restored_once_per_version(session, world):
 
 def test_unknown_serializer_version_is_refused(session, world):
     """State written by another serializer version is refused with a clear error."""
-    instance = runner.load_instance(session, session.scalars(
-        select(ProcessInstance.id)).first())
+    instance = runner.load_instance(
+        session, session.scalars(select(ProcessInstance.id)).first()
+    )
     instance.serializer_version = "1.4"
     with pytest.raises(EngineError, match="serializer version '1.4'"):
         runner.load_workflow(session, instance)
@@ -120,7 +122,9 @@ def test_reloaded_instance_behaves_identically(session, world):
     instance = runner.load_instance(session, instance.id)
     spec, subprocess_specs = registry.SPEC_CACHE.get(session, instance.version)
     live = runner.load_workflow(session, instance)
-    reloaded = engine.attach(load_state(dump_state(live), "1.5", spec, subprocess_specs))
+    reloaded = engine.attach(
+        load_state(dump_state(live), "1.5", spec, subprocess_specs)
+    )
     assert dump_state(reloaded) == dump_state(live)
 
     for workflow in (live, reloaded):

@@ -18,9 +18,9 @@ class Interrupted(Exception):
 def instance_count(session, cycle) -> int:
     """Count the instances of a cycle."""
     return session.scalar(
-        select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.cycle_id == cycle.id
-        )
+        select(func.count())
+        .select_from(ProcessInstance)
+        .where(ProcessInstance.cycle_id == cycle.id)
     )
 
 
@@ -48,9 +48,9 @@ def test_interrupted_issuance_resumes_without_duplicates(session, app):
     assert (report.issued, report.already_issued) == (len(world.units) - 3, 3)
     assert instance_count(session, world.cycle) == len(world.units)
     tasks = session.scalar(
-        select(func.count()).select_from(HumanTask).where(
-            HumanTask.cycle_id == world.cycle.id
-        )
+        select(func.count())
+        .select_from(HumanTask)
+        .where(HumanTask.cycle_id == world.cycle.id)
     )
     assert tasks == len(world.units)
 
@@ -73,7 +73,10 @@ def test_unit_under_a_city_office_is_reported_not_issued(session, world):
 
     with transaction(session):
         organisation.create_unit(
-            session, name="市直单位", code="citydirect", unit_type="government",
+            session,
+            name="市直单位",
+            code="citydirect",
+            unit_type="government",
             office=world.offices["C01"],
         )
         cycle = make_cycle(session, world.offices["C01"], world.system, name="市级")

@@ -21,12 +21,14 @@ def test_upgrade_from_empty_matches_the_models(database_url, tmp_path):
             connection.execute(text("CREATE SCHEMA public"))
         else:
             Base.metadata.drop_all(connection)
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": "x",
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "WENMING_UPLOAD_FOLDER": str(tmp_path / "uploads"),
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "WENMING_UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())

@@ -25,8 +25,9 @@ def test_liaison_cannot_act_on_another_units_task(session, world):
     """The school's liaison gets NotFound for the hospital's submission task."""
     hospital_task = task_for(session, world.users["hospital"], "hospital")
     with pytest.raises(NotFound):
-        tasks.complete(session, world.users["school"], hospital_task.id,
-                       {"responses": {}})
+        tasks.complete(
+            session, world.users["school"], hospital_task.id, {"responses": {}}
+        )
     with pytest.raises(NotFound):
         tasks.claim(session, world.users["school"], hospital_task.id)
 
@@ -37,8 +38,12 @@ def test_county_reviewer_cannot_act_in_another_county(session, world):
     task = task_for(session, world.users["county"], "school")
     before = snapshot(session, task.id)
     with pytest.raises(NotFound):
-        tasks.complete(session, world.users["county2"], task.id,
-                       review_data(world.system, "approve"))
+        tasks.complete(
+            session,
+            world.users["county2"],
+            task.id,
+            review_data(world.system, "approve"),
+        )
     assert snapshot(session, task.id) == before
     assert task not in tasks.actionable_tasks(session, world.users["county2"])
 
@@ -66,8 +71,12 @@ def test_claim_by_one_reviewer_blocks_another(session, world):
     with pytest.raises(Conflict, match="claimed by county"):
         tasks.claim(session, world.users["county_b"], task.id)
     with pytest.raises(Conflict, match="claimed by county"):
-        tasks.complete(session, world.users["county_b"], task.id,
-                       review_data(world.system, "approve"))
+        tasks.complete(
+            session,
+            world.users["county_b"],
+            task.id,
+            review_data(world.system, "approve"),
+        )
     assert task not in tasks.actionable_tasks(session, world.users["county_b"])
 
     tasks.unclaim(session, world.users["county"], task.id)
@@ -86,8 +95,12 @@ def test_completing_a_task_twice_names_who_did_it(session, world):
     review(session, world, "county", "school", "approve")
     before = snapshot(session, task.id)
     with pytest.raises(Conflict, match="already completed by county"):
-        tasks.complete(session, world.users["county"], task.id,
-                       review_data(world.system, "approve"))
+        tasks.complete(
+            session,
+            world.users["county"],
+            task.id,
+            review_data(world.system, "approve"),
+        )
     assert snapshot(session, task.id) == before
 
 
@@ -115,10 +128,17 @@ def test_incomplete_submission_lists_what_is_missing(session, world):
     """Submitting without evidence or explanations names each missing piece."""
     task = task_for(session, world.users["school"], "school")
     with pytest.raises(InvalidInput) as raised:
-        tasks.complete(session, world.users["school"], task.id, {"responses": {
-            "A1": {"self_score": "6", "explanation": "x"},
-            "D1": {"self_score": "1"},
-        }})
+        tasks.complete(
+            session,
+            world.users["school"],
+            task.id,
+            {
+                "responses": {
+                    "A1": {"self_score": "6", "explanation": "x"},
+                    "D1": {"self_score": "1"},
+                }
+            },
+        )
     errors = raised.value.details["errors"]
     assert errors["A1.self_score"] == "must be at most 5"
     assert errors["D1"] == "not an indicator this unit answers"
@@ -134,8 +154,13 @@ def test_office_only_indicator_cannot_take_evidence(session, world):
     task = task_for(session, world.users["school"], "school")
     with pytest.raises(InvalidInput, match="office only"):
         submissions.attach_evidence(
-            session, world.users["school"], task.id, "D1", filename="a.png",
-            content=tiny_png(), upload_folder=world.upload_folder,
+            session,
+            world.users["school"],
+            task.id,
+            "D1",
+            filename="a.png",
+            content=tiny_png(),
+            upload_folder=world.upload_folder,
         )
 
 
@@ -170,7 +195,11 @@ def test_stale_form_version_is_refused(session, world):
     task = task_for(session, world.users["county"], "school")
     seen = runner.load_instance(session, task.instance_id).lock_version
     with pytest.raises(Conflict, match="reload"):
-        tasks.complete(session, world.users["county"], task.id,
-                       review_data(world.system, "approve"),
-                       expected_version=seen - 1)
+        tasks.complete(
+            session,
+            world.users["county"],
+            task.id,
+            review_data(world.system, "approve"),
+            expected_version=seen - 1,
+        )
     assert session.get(HumanTask, task.id).state == "ready"

@@ -23,9 +23,14 @@ def hospital_instance(session, world) -> ProcessInstance:
 
 def notifications(session, action: str) -> list[dict]:
     """Return the detail of every audit event with this action."""
-    return [e.detail for e in session.scalars(
-        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    )]
+    return [
+        e.detail
+        for e in session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == action)
+            .order_by(AuditEvent.id)
+        )
+    ]
 
 
 def test_next_timer_due_is_the_reminder_before_the_deadline(session, world):
@@ -72,8 +77,11 @@ def test_no_reminder_for_a_task_already_done(session, world):
     with time_machine.travel(due - timedelta(days=1), tick=False):
         fire_due_timers(session)
     hospital = world.units["hospital"].id
-    kinds = [n["kind"] for n in notifications(session, "notification.queued")
-             if n["unit_id"] == hospital]
+    kinds = [
+        n["kind"]
+        for n in notifications(session, "notification.queued")
+        if n["unit_id"] == hospital
+    ]
     assert "submit_materials_reminder" not in kinds
 
 
@@ -84,3 +92,74 @@ def test_review_deadline_timer_follows_the_task(session, world):
     session.refresh(instance)
     expected = world.cycle.county_review_due - timedelta(days=2)
     assert instance.next_timer_due_at == expected
+
+
+BROKEN_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+    id="defs" targetNamespace="http://example.org/wenming">
+  <bpmn:process id="broken_reminder" name="坏的提醒" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_unit" name="unit">
+      <bpmn:flowNodeRef>submit</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="submit" />
+    <bpmn:userTask id="submit" name="上报"><bpmn:extensionElements>
+      <spiffworkflow:properties>
+        <spiffworkflow:property name="form" value="unit_submission" />
+      </spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="submit" targetRef="done" />
+    <bpmn:endEvent id="done" />
+    <bpmn:boundaryEvent id="remind" name="提醒" attachedToRef="submit"
+        cancelActivity="false">
+      <bpmn:timerEventDefinition>
+        <bpmn:timeDate>due</bpmn:timeDate></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="remind" targetRef="divide" />
+    <bpmn:scriptTask id="divide" name="计算"><bpmn:script>share = 1 / zero</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f4" sourceRef="divide" targetRef="divided" />
+    <bpmn:endEvent id="divided" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_failing_timer_branch_stops_only_its_instance(session, world):
+    """A diagram error while a timer fires marks that instance; others still fire."""
+    from app.services.base import transaction
+    from forms.registry import FORM_KEYS
+    from processes import registry, runner
+    from processes.lint import KNOWN_LANES
+
+    due = world.cycle.submission_due - timedelta(days=3)
+    with transaction(session):
+        version = registry.deploy(
+            session,
+            BROKEN_TIMER.encode(),
+            filename="broken.bpmn",
+            form_keys=FORM_KEYS,
+            lanes=KNOWN_LANES,
+        ).version
+        broken = runner.start_instance(
+            session,
+            version,
+            runner.StartRequest(
+                business_key="broken:1",
+                data={"due": due.isoformat(), "zero": 0},
+                scope_path=world.units["school"].path,
+                unit_id=world.units["school"].id,
+            ),
+        ).instance
+
+    with time_machine.travel(
+        world.cycle.submission_due - timedelta(days=1), tick=False
+    ):
+        report = fire_due_timers(session)
+        again = fire_due_timers(session)
+
+    assert (report.fired, report.failed) == (len(world.units), 1)
+    assert (again.fired, again.failed) == (0, 0)
+    session.refresh(broken)
+    assert broken.status == "error" and broken.next_timer_due_at is None
+    failure = notifications(session, "instance.failed")[0]
+    assert "divide" in failure["error"] and "division by zero" in failure["error"]
