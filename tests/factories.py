@@ -117,17 +117,7 @@ def _users(session, world: World) -> None:
 
 def make_cycle(session, office: Office, system: IndicatorSystem, name="2026年度"):
     """Open a cycle with deadlines two to six weeks ahead."""
-    now = utcnow().replace(microsecond=0)
-    return cycles.open_cycle(
-        session,
-        office=office,
-        name=name,
-        indicator_system=system,
-        submission_due=now + timedelta(days=14),
-        county_review_due=now + timedelta(days=28),
-        city_review_due=now + timedelta(days=35),
-        province_review_due=now + timedelta(days=42),
-    )
+    return demo.open_cycle_ahead(session, office, system, name)
 
 
 def task_for(session, user: User, unit_code: str | None = None) -> HumanTask:
@@ -161,19 +151,7 @@ def submit(session, world: World, unit_code: str, cycle=None) -> None:
 
 def review_data(system: IndicatorSystem, decision: str, **extra) -> dict:
     """Return review form data scoring every base indicator one below full points."""
-    scores = {
-        i.code: str(i.points - 1)
-        for i in system.scoring_indicators()
-        if i.kind == "base"
-    }
-    data = {"decision": decision, "scores": scores, "opinion": "意见"}
-    if decision == "rectify":
-        data["items"] = [{"indicator": "B4", "description": "照片未显示单位名称"}]
-        data["rectification_due"] = (utcnow() + timedelta(days=7)).isoformat()
-    if decision == "fail":
-        data["fail_reason"] = "材料严重不实"
-    data.update(extra)
-    return data
+    return {**demo.review_data(system, decision), **extra}
 
 
 def review(

@@ -51,7 +51,7 @@ def load_demo(session: Session, *, password: str, upload_folder: Path) -> DemoRe
         system = indicators.create_system(
             session, office=offices["P01"], **INDICATOR_SYSTEM
         )
-        cycle = _cycle(session, offices["X01"], system)
+        cycle = open_cycle_ahead(session, offices["X01"], system)
     cycles.issue_cycle(session, cycle)
     report.cycle_id = cycle.id
     _advance(session, cycle, upload_folder)
@@ -112,12 +112,13 @@ def _users(session, password, offices, units) -> None:
         )
 
 
-def _cycle(session, county, system):
+def open_cycle_ahead(session: Session, office, system, name: str = CYCLE_NAME):
+    """Open a cycle whose deadlines lie two to six weeks ahead."""
     now = utcnow().replace(microsecond=0)
     return cycles.open_cycle(
         session,
-        office=county,
-        name=CYCLE_NAME,
+        office=office,
+        name=name,
         indicator_system=system,
         submission_due=now + timedelta(days=14),
         county_review_due=now + timedelta(days=28),
@@ -189,10 +190,8 @@ def submit_complete(
     tasks.complete(session, liaison, task.id, {"responses": responses})
 
 
-def review(session: Session, reviewer: User, unit_code: str, decision: str) -> None:
-    """Review a unit's task at the reviewer's level with plausible scores."""
-    task = _task_of(session, reviewer, unit_code)
-    system = submissions.indicator_system_of(session, task)
+def review_data(system, decision: str) -> dict:
+    """Return review form data scoring each base indicator one below full points."""
     scores = {
         i.code: str(i.points - 1)
         for i in system.scoring_indicators()
@@ -204,7 +203,16 @@ def review(session: Session, reviewer: User, unit_code: str, decision: str) -> N
             {"indicator": "B4", "description": "节日活动照片未显示单位名称"}
         ]
         data["rectification_due"] = (utcnow() + timedelta(days=7)).isoformat()
-    tasks.complete(session, reviewer, task.id, data)
+    if decision == "fail":
+        data["fail_reason"] = "材料严重不实"
+    return data
+
+
+def review(session: Session, reviewer: User, unit_code: str, decision: str) -> None:
+    """Review a unit's task at the reviewer's level with plausible scores."""
+    task = _task_of(session, reviewer, unit_code)
+    system = submissions.indicator_system_of(session, task)
+    tasks.complete(session, reviewer, task.id, review_data(system, decision))
 
 
 def tiny_png(seed: int = 0) -> bytes:
