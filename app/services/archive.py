@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Archive, ProcessInstance, Review, record_event
+from app.models import Archive, ProcessInstance, Review, ReviewScore, record_event
 from app.services.indicators import (
     Catalog,
-    ScoreBreakdown,
     catalog_for_cycle,
     compute_score,
     grade_for,
@@ -25,12 +23,7 @@ def archive_instance(
 ) -> Archive:
     """Store the final score of an instance from its last review."""
     system = catalog_for_cycle(session, instance.cycle_id)
-    review = session.scalars(
-        select(Review)
-        .where(Review.instance_id == instance.id)
-        .order_by(Review.id.desc())
-    ).first()
-    breakdown = _breakdown(system, review)
+    review_id, breakdown = _last_review(session, system, instance.id)
     if breakdown.vetoed:
         outcome = "failed"
 
@@ -45,7 +38,7 @@ def archive_instance(
         final_score=breakdown.total,
         vetoed=breakdown.vetoed,
         grade=grade_for(system, breakdown),
-        review_id=review.id if review else None,
+        review_id=review_id,
     )
     session.add(record)
     instance.outcome = outcome
@@ -67,9 +60,21 @@ def archive_instance(
     return record
 
 
-def _breakdown(system: Catalog, review: Review | None) -> ScoreBreakdown:
-    if review is None:
-        return ScoreBreakdown(Decimal(0), Decimal(0), Decimal(0), vetoed=False)
-    scores = {s.indicator_id: s.score for s in review.scores if not s.veto}
-    vetoes = {s.indicator_id for s in review.scores if s.veto}
-    return compute_score(system, scores, vetoes)
+def _last_review(session: Session, system: Catalog, instance_id: int) -> tuple:
+    last = (
+        select(func.max(Review.id))
+        .where(Review.instance_id == instance_id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            ReviewScore.review_id,
+            ReviewScore.indicator_id,
+            ReviewScore.score,
+            ReviewScore.veto,
+        ).where(ReviewScore.review_id == last)
+    ).all()
+    scores = {row.indicator_id: row.score for row in rows if not row.veto}
+    vetoes = {row.indicator_id for row in rows if row.veto}
+    review_id = rows[0].review_id if rows else None
+    return review_id, compute_score(system, scores, vetoes)

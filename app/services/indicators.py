@@ -133,6 +133,13 @@ _catalogs_lock = threading.Lock()
 
 def catalog_for_cycle(session: Session, cycle_id: int) -> Catalog:
     """Return the indicator catalog of a cycle, read from the database once."""
+    known = session.info.setdefault("wenming_catalogs", {})
+    if cycle_id not in known:
+        known[cycle_id] = _catalog_of(session, cycle_id)
+    return known[cycle_id]
+
+
+def _catalog_of(session: Session, cycle_id: int) -> Catalog:
     row = session.execute(
         select(IndicatorSystem.id, IndicatorSystem.created_at)
         .join(Cycle, Cycle.indicator_system_id == IndicatorSystem.id)
