@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -28,14 +27,11 @@ from SpiffWorkflow.bpmn.parser.ValidationException import (
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import (
     BpmnProcessSpec as SpiffBpmnProcessSpec,
 )
-from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from processes.errors import InvalidDiagram
 from processes.lint import (
-    MODEL_NS,
     NSMAP,
-    SPIFF_NS,
     UNGUARDED_FLOW,
     LintRules,
     check_diagram_scripts,
@@ -43,42 +39,12 @@ from processes.lint import (
     lint_diagram,
     local_name,
 )
+from processes.problems import Problem, make_problem, unique_problems
+from processes.xml_reading import Document, check_schema, read_xml
 
 logger = logging.getLogger(__name__)
 
 STAGES = ("xml", "schema", "engine", "script", "lint")
-
-_SHORT_NAMESPACES = {
-    MODEL_NS: "bpmn:",
-    "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi:",
-    "http://www.omg.org/spec/DD/20100524/DC": "dc:",
-    "http://www.omg.org/spec/DD/20100524/DI": "di:",
-    SPIFF_NS: "spiffworkflow:",
-}
-_MAX_MESSAGE_CHARS = 400
-
-# lxml schemas keep one error log per instance, so validations take turns.
-_SCHEMA_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a diagram, and where."""
-
-    stage: str
-    message: str
-    element_id: str | None = None
-    element_name: str | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = []
-        if self.line:
-            where.append(f"line {self.line}")
-        if self.element_id:
-            name = f" ({self.element_name})" if self.element_name else ""
-            where.append(f"{self.element_id}{name}")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
 @dataclass
@@ -107,200 +73,9 @@ class ParsedDiagram:
 
 
 @dataclass
-class _Document:
-    filename: str
-    root: etree._Element
-    is_companion: bool = False
-    _by_id: dict[str, etree._Element] | None = None
-
-    def element(self, element_id: str | None) -> etree._Element | None:
-        if not element_id:
-            return None
-        if self._by_id is None:
-            self._by_id = {}
-            for element in self.root.iter(etree.Element):
-                self._by_id.setdefault(element.get("id"), element)
-        return self._by_id.get(element_id)
-
-
-@dataclass
 class _EngineResult:
     parser: SpiffBpmnParser
     process_ids: list[str]
-
-
-def _problem(
-    stage: str,
-    message: str,
-    element: etree._Element | None = None,
-    *,
-    line: int | None = None,
-    document: _Document | None = None,
-) -> Problem:
-    if document is not None and document.is_companion:
-        message = f"in {document.filename}: {message}"
-    if len(message) > _MAX_MESSAGE_CHARS:
-        message = message[: _MAX_MESSAGE_CHARS - 1] + "…"
-    if element is None:
-        return Problem(stage, message, line=line)
-    return Problem(
-        stage,
-        message,
-        element_id=element.get("id"),
-        element_name=element.get("name"),
-        line=line or element.sourceline,
-    )
-
-
-# Stage 1: XML.
-
-_BINARY_SIGNATURES = (
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (perhaps an office document)"),
-)
-_UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-_DOCTYPE = "<!DOCTYPE"
-_DOCTYPE_REFUSED = "document type declarations (DOCTYPE) are not allowed"
-
-
-def _hardened_parser(encoding: str | None = None) -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        encoding=encoding,
-    )
-
-
-def _binary_kind(data: bytes) -> str | None:
-    for signature, kind in _BINARY_SIGNATURES:
-        if data.startswith(signature):
-            return kind
-    if b"\x00" in data[:1024] and not data.startswith(_UNICODE_BOMS):
-        return "binary data"
-    return None
-
-
-def _xml_message(message: str) -> str:
-    if message.startswith("Start tag expected"):
-        return "the file is not XML: it does not start with an XML element"
-    if "encoding" in message.lower():
-        return (
-            f"{message}: the bytes do not match the declared encoding; "
-            "save the file as UTF-8"
-        )
-    return message
-
-
-def _read_xml(data: bytes | str, filename: str) -> tuple[_Document | None, list]:
-    """Parse the bytes of a diagram with entities, DTDs and network off."""
-    parser = _hardened_parser("utf-8" if isinstance(data, str) else None)
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data or b"")
-    if not raw.strip():
-        return None, [_problem("xml", "the file is empty")]
-    kind = _binary_kind(raw)
-    if kind:
-        return None, [_problem("xml", f"the file is {kind}, not a BPMN diagram")]
-
-    try:
-        root = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError as err:
-        return None, _doctype_problems(raw) + _syntax_problems(parser, err)
-    except (etree.LxmlError, ValueError, OSError, UnicodeError) as err:
-        return None, [_problem("xml", _xml_message(str(err)))]
-
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        return None, [_problem("xml", _DOCTYPE_REFUSED, line=1)]
-    return _Document(filename, root), []
-
-
-def _doctype_problems(raw: bytes) -> list[Problem]:
-    """Name a DOCTYPE in a document too broken to parse (its entities may be why)."""
-    markers = [_DOCTYPE.encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be")]
-    if any(marker in raw for marker in markers):
-        return [_problem("xml", _DOCTYPE_REFUSED)]
-    return []
-
-
-def _syntax_problems(parser: etree.XMLParser, err: etree.XMLSyntaxError) -> list:
-    entries = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
-    problems = [
-        _problem("xml", _xml_message(entry.message), line=entry.line or None)
-        for entry in entries
-    ]
-    if not problems:
-        problems = [_problem("xml", _xml_message(err.msg), line=err.lineno or None)]
-    return _unique(problems)
-
-
-def _unique(problems: Iterable[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
-
-
-# Stage 2: schema.
-
-
-def _shorten_namespaces(message: str) -> str:
-    for namespace, prefix in _SHORT_NAMESPACES.items():
-        message = message.replace(f"{{{namespace}}}", prefix)
-    return message
-
-
-def _check_root(document: _Document) -> list[Problem]:
-    root = document.root
-    qname = etree.QName(root)
-    if qname.namespace == MODEL_NS and qname.localname == "definitions":
-        return []
-    if qname.localname == "definitions" and not qname.namespace:
-        message = (
-            "the definitions element has no namespace: declare the BPMN 2.0 model "
-            f'namespace, e.g. xmlns:bpmn="{MODEL_NS}"'
-        )
-    else:
-        message = (
-            f"this is not a BPMN 2.0 diagram: the root element is {root.tag}, "
-            f"not definitions in the BPMN 2.0 model namespace ({MODEL_NS})"
-        )
-    return [_problem("schema", message, root, document=document)]
-
-
-def _element_on_line(document: _Document, line: int) -> etree._Element | None:
-    for element in document.root.iter(etree.Element):
-        if element.sourceline == line and element.get("id"):
-            return element
-        if element.sourceline and element.sourceline > line:
-            return None
-    return None
-
-
-def _check_schema(document: _Document) -> list[Problem]:
-    """Validate against the BPMN and spiffworkflow schemas SpiffWorkflow bundles."""
-    problems = _check_root(document)
-    if problems:
-        return problems
-
-    # The engine's validator renames one element bpmn.io writes wrongly; do the same.
-    SPIFF_VALIDATOR.preprocess(document.root)
-    schema = SPIFF_VALIDATOR.validator
-    with _SCHEMA_LOCK:
-        valid = schema.validate(document.root.getroottree())
-        entries = [] if valid else list(schema.error_log)
-
-    for entry in entries:
-        element = _element_on_line(document, entry.line)
-        message = _shorten_namespaces(entry.message)
-        problems.append(
-            _problem("schema", message, element, line=entry.line, document=document)
-        )
-    if not valid and not problems:
-        problems.append(_problem("schema", "the diagram does not match the schema"))
-    return _unique(problems)
 
 
 # Stage 3: engine.
@@ -355,7 +130,7 @@ def _undefined_reference(element: etree._Element | None) -> str | None:
     return None
 
 
-def _locate(documents: list[_Document], element_id: str | None, filename: str):
+def _locate(documents: list[Document], element_id: str | None, filename: str):
     ordered = sorted(documents, key=lambda d: d.filename != filename)
     for document in ordered:
         element = document.element(element_id)
@@ -365,7 +140,7 @@ def _locate(documents: list[_Document], element_id: str | None, filename: str):
 
 
 def _engine_problem(
-    err: Exception, documents: list[_Document], process_id: str | None
+    err: Exception, documents: list[Document], process_id: str | None
 ) -> Problem:
     if isinstance(err, SpiffValidationException):
         filename = getattr(err, "file_name", "") or ""
@@ -374,14 +149,14 @@ def _engine_problem(
         if element is None:
             document, element = _locate(documents, process_id, filename)
         message = _spiff_message(err, element)
-        return _problem("engine", message, element, line=line, document=document)
+        return make_problem("engine", message, element, line=line, document=document)
 
     document, element = _locate(documents, process_id, "")
     message = _unreadable(f"{type(err).__name__}: {err}")
-    return _problem("engine", message, element, document=document)
+    return make_problem("engine", message, element, document=document)
 
 
-def _run_engine(documents: list[_Document]) -> tuple[_EngineResult | None, list]:
+def _run_engine(documents: list[Document]) -> tuple[_EngineResult | None, list]:
     """Let SpiffWorkflow parse every executable process of every document."""
     # The schemas were checked in stage 2; the parser need not check them again.
     parser = SpiffBpmnParser()
@@ -401,27 +176,27 @@ def _run_engine(documents: list[_Document]) -> tuple[_EngineResult | None, list]
             problems.extend(_parse_process(parser, documents, process_id))
 
     if problems:
-        return None, _unique(problems)
+        return None, unique_problems(problems)
     return _EngineResult(parser, main_ids), []
 
 
-def _executable_ids(document: _Document) -> list[str]:
+def _executable_ids(document: Document) -> list[str]:
     return [p.get("id") for p in executable_processes(document.root) if p.get("id")]
 
 
-def _no_executable_process(document: _Document) -> Problem:
+def _no_executable_process(document: Document) -> Problem:
     processes = document.root.xpath(".//bpmn:process", namespaces=NSMAP)
     if not processes:
         message = "the diagram defines no process, so there is nothing to run"
-        return _problem("engine", message, document.root, document=document)
+        return make_problem("engine", message, document.root, document=document)
     message = (
         'no executable process: the diagram marks every process isExecutable="false"'
     )
-    return _problem("engine", message, processes[0], document=document)
+    return make_problem("engine", message, processes[0], document=document)
 
 
 def _parse_process(
-    parser: SpiffBpmnParser, documents: list[_Document], process_id: str
+    parser: SpiffBpmnParser, documents: list[Document], process_id: str
 ) -> list[Problem]:
     try:
         parser.get_spec(process_id)
@@ -435,16 +210,16 @@ def _parse_process(
 # Stage 4: scripts.
 
 
-def _check_scripts(documents: list[_Document]) -> list[Problem]:
+def _check_scripts(documents: list[Document]) -> list[Problem]:
     """Compile every script and expression the engine will run."""
     problems = [
-        _problem("script", f.message, f.element, line=f.line, document=document)
+        make_problem("script", f.message, f.element, line=f.line, document=document)
         for document in documents
         for f in check_diagram_scripts(
             document.root, every_process=document.is_companion
         )
     ]
-    return _unique(problems)
+    return unique_problems(problems)
 
 
 # Stage 5: lint.
@@ -462,7 +237,7 @@ def _task_lanes(engine: _EngineResult) -> dict[str, str | None]:
 
 
 def _lint(
-    documents: list[_Document],
+    documents: list[Document],
     engine: _EngineResult,
     form_keys: Collection[str],
     lanes: Collection[str],
@@ -480,8 +255,8 @@ def _lint(
         known_process_ids=known_ids,
     )
     findings = lint_diagram(main.root, rules)
-    return _unique(
-        _problem("lint", f.message, f.element, line=f.line) for f in findings
+    return unique_problems(
+        make_problem("lint", f.message, f.element, line=f.line) for f in findings
     )
 
 
@@ -492,17 +267,17 @@ def _lint(
 class _Outcome:
     verdict: Verdict
     engine: _EngineResult | None = None
-    documents: list[_Document] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
 
 
 def _read_all(
     xml: bytes, filename: str, companions: Mapping[str, bytes]
-) -> tuple[list[_Document], list[Problem]]:
+) -> tuple[list[Document], list[Problem]]:
     documents, problems = [], []
     sources = [(filename, xml, False)]
     sources += [(name, data, True) for name, data in companions.items()]
     for name, data, is_companion in sources:
-        document, found = _read_xml(data, name)
+        document, found = read_xml(data, name)
         if is_companion:
             found = [_as_companion(p, name) for p in found]
         problems.extend(found)
@@ -551,7 +326,7 @@ def _run_stages(
     if problems:
         return _Outcome(Verdict(filename, problems))
 
-    problems = [p for document in documents for p in _check_schema(document)]
+    problems = [p for document in documents for p in check_schema(document)]
     if problems:
         return _Outcome(Verdict(filename, problems))
 
@@ -616,7 +391,7 @@ def parse_diagram(
             f'there is no executable process "{chosen}" in the diagram; '
             f"it has: {', '.join(process_ids)}"
         )
-        raise _refuse(filename, [_problem("engine", message)])
+        raise _refuse(filename, [make_problem("engine", message)])
 
     parser = outcome.engine.parser
     subprocess_specs = parser.get_subprocess_specs(chosen)
@@ -629,12 +404,12 @@ def parse_diagram(
     )
 
 
-def _process_name(document: _Document, process_id: str) -> str | None:
+def _process_name(document: Document, process_id: str) -> str | None:
     element = document.element(process_id)
     return element.get("name") if element is not None else None
 
 
-def _called_process_ids(documents: list[_Document], subprocess_specs: dict) -> list:
+def _called_process_ids(documents: list[Document], subprocess_specs: dict) -> list:
     processes = {
         p.get("id")
         for document in documents
