@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -33,13 +33,24 @@ def ignore_effects(session: Session, instance: ProcessInstance, effects: list) -
     """Drop the effects of a step; for callers that have nothing to apply."""
 
 
+@dataclass(frozen=True)
+class ReadyTask:
+    """A human task waiting after a step, as callers need to route on it."""
+
+    id: int
+    bpmn_id: str
+    title: str
+    lane: str
+    form_key: str
+
+
 @dataclass
 class StepResult:
     """What a step changed: the instance, its effects and the tasks now waiting."""
 
     instance: ProcessInstance
     effects: list = field(default_factory=list)
-    ready_tasks: list[HumanTask] = field(default_factory=list)
+    ready_tasks: list[ReadyTask] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,20 +121,27 @@ def start_instances(
             business_key=instance.business_key,
             version_id=version.id,
         )
-        results.append(StepResult(instance, effects, ready))
+        results.append((instance, effects, ready))
     session.flush()
+    results = [
+        StepResult(instance, effects, [_ready_view(t) for t in ready])
+        for instance, effects, ready in results
+    ]
     for result in results:
         on_effects(session, result.instance, result.effects)
     return results
+
+
+def instance_options():
+    """Return loader options that bring an instance's state and version along."""
+    return (undefer(ProcessInstance.state_json), joinedload(ProcessInstance.version))
 
 
 def load_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Load an instance row with its state, or raise NotFound."""
     query = (
         select(ProcessInstance)
-        .options(
-            undefer(ProcessInstance.state_json), joinedload(ProcessInstance.version)
-        )
+        .options(*instance_options())
         .where(ProcessInstance.id == instance_id)
         .execution_options(populate_existing=True)
     )
@@ -152,7 +170,9 @@ def complete_task(
     on_effects: EffectHandler = ignore_effects,
 ) -> StepResult:
     """Complete a waiting user task with form data and run to the next wait."""
-    instance = load_instance(session, human_task.instance_id)
+    instance = human_task.instance
+    if "state_json" in inspect(instance).unloaded:
+        instance = load_instance(session, human_task.instance_id)
     version_seen = expected_version or instance.lock_version
     _check_version(instance, version_seen)
     workflow = load_workflow(session, instance)
@@ -286,25 +306,42 @@ def _apply_status(instance: ProcessInstance, workflow) -> None:
         setattr(instance, name, value)
 
 
-def _sync_human_tasks(session, instance, workflow) -> list[HumanTask]:
+def _sync_human_tasks(session, instance, workflow) -> list[ReadyTask]:
     ready = {str(task.id): task for task in engine.ready_user_tasks(workflow)}
-    query = (
-        select(HumanTask)
+    rows = session.execute(
+        select(
+            HumanTask.id,
+            HumanTask.task_uuid,
+            HumanTask.bpmn_id,
+            HumanTask.title,
+            HumanTask.lane,
+            HumanTask.form_key,
+        )
         .where(HumanTask.instance_id == instance.id)
         .where(HumanTask.state == "ready")
-    )
-    kept = []
-    for row in session.scalars(query):
-        if row.task_uuid in ready:
-            ready.pop(row.task_uuid)
-            kept.append(row)
-        else:
-            row.state = "cancelled"
-            row.completed_at = utcnow()
+    ).all()
+    kept = [
+        ReadyTask(r.id, r.bpmn_id, r.title, r.lane, r.form_key)
+        for r in rows
+        if r.task_uuid in ready
+    ]
+    stale = [row.id for row in rows if row.task_uuid not in ready]
+    for row in rows:
+        ready.pop(row.task_uuid, None)
+    if stale:
+        session.execute(
+            update(HumanTask)
+            .where(HumanTask.id.in_(stale))
+            .values(state="cancelled", completed_at=utcnow())
+        )
 
     created = _add_human_tasks(session, instance, workflow, ready.values())
     session.flush()
-    return kept + created
+    return kept + [_ready_view(task) for task in created]
+
+
+def _ready_view(task: HumanTask) -> ReadyTask:
+    return ReadyTask(task.id, task.bpmn_id, task.title, task.lane, task.form_key)
 
 
 def _add_human_tasks(session, instance, workflow, tasks) -> list[HumanTask]:

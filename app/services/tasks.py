@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.models import HumanTask, User, record_event, utcnow
 from app.services import scope
@@ -20,6 +20,20 @@ logger = logging.getLogger(__name__)
 def get_task(session: Session, user: User, task_id: int) -> HumanTask:
     """Return a human task the user may see, or raise NotFound."""
     task = session.get(HumanTask, task_id)
+    if task is None or not scope.sees_path(user, task.office_path):
+        raise NotFound(f"task {task_id} does not exist or is outside your scope")
+    return task
+
+
+def _task_with_instance(session: Session, user: User, task_id: int) -> HumanTask:
+    """Load a task with its instance's current state in one query."""
+    query = (
+        select(HumanTask)
+        .options(joinedload(HumanTask.instance).options(*runner.instance_options()))
+        .where(HumanTask.id == task_id)
+        .execution_options(populate_existing=True)
+    )
+    task = session.scalars(query).first()
     if task is None or not scope.sees_path(user, task.office_path):
         raise NotFound(f"task {task_id} does not exist or is outside your scope")
     return task
@@ -93,7 +107,7 @@ def complete(
     from app.services.forms import handler_for
 
     with transaction(session):
-        task = get_task(session, user, task_id)
+        task = _task_with_instance(session, user, task_id)
         scope.check_can_act(user, task)
         _check_ready(session, task)
         if task.claimed_by_id not in (None, user.id):
