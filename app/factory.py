@@ -118,10 +118,12 @@ def init_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register the page areas and their entries in the main navigation."""
+    from app.api.views import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.auth.views import unauthorized
     from app.main.views import bp as main_bp
 
+    app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     login_manager.unauthorized_handler(unauthorized)

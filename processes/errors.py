@@ -29,6 +29,13 @@ class NotFound(WenmingError):
     title = "Not found"
 
 
+class Unauthorized(WenmingError):
+    """The caller is not signed in, or the credentials or token are not valid."""
+
+    status_code = 401
+    title = "Unauthorized"
+
+
 class Forbidden(WenmingError):
     """The user is known but may not do this."""
 

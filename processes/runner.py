@@ -42,6 +42,7 @@ class ReadyTask:
     title: str
     lane: str
     form_key: str
+    new: bool = False
 
 
 @dataclass
@@ -321,7 +322,7 @@ def _sync_human_tasks(session, instance, workflow) -> list[ReadyTask]:
         .where(HumanTask.state == "ready")
     ).all()
     kept = [
-        ReadyTask(r.id, r.bpmn_id, r.title, r.lane, r.form_key)
+        ReadyTask(r.id, r.bpmn_id, r.title, r.lane, r.form_key, new=False)
         for r in rows
         if r.task_uuid in ready
     ]
@@ -341,7 +342,10 @@ def _sync_human_tasks(session, instance, workflow) -> list[ReadyTask]:
 
 
 def _ready_view(task: HumanTask) -> ReadyTask:
-    return ReadyTask(task.id, task.bpmn_id, task.title, task.lane, task.form_key)
+    """Describe a task created by this step."""
+    return ReadyTask(
+        task.id, task.bpmn_id, task.title, task.lane, task.form_key, new=True
+    )
 
 
 def _add_human_tasks(session, instance, workflow, tasks) -> list[HumanTask]:

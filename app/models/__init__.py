@@ -1,9 +1,11 @@
 """SQLAlchemy models of Wenming, importable without Flask."""
 
+from app.models.api import ApiToken
 from app.models.audit import AuditEvent, record_event
 from app.models.base import Base, utcnow
 from app.models.cycle import Cycle
 from app.models.indicators import Indicator, IndicatorSystem
+from app.models.notification import Notification
 from app.models.organisation import Office, Unit, User
 from app.models.process import (
     HumanTask,
@@ -23,6 +25,7 @@ from app.models.work import (
 )
 
 __all__ = [
+    "ApiToken",
     "Archive",
     "AuditEvent",
     "Base",
@@ -31,6 +34,7 @@ __all__ = [
     "HumanTask",
     "Indicator",
     "IndicatorSystem",
+    "Notification",
     "Office",
     "ProcessDefinition",
     "ProcessInstance",

@@ -18,7 +18,7 @@ from app.models import (
     Unit,
     record_event,
 )
-from app.services import organisation
+from app.services import notifications, organisation
 from app.services.base import transaction
 from app.services.effects import apply_effects
 from processes import registry, runner
@@ -185,6 +185,7 @@ def _issue_batch(session, version, cycle, batch, actor_id) -> None:
         )
         for unit, data in batch
     ]
-    runner.start_instances(
+    results = runner.start_instances(
         session, version, requests, actor_id=actor_id, on_effects=apply_effects
     )
+    notifications.announce_new_tasks(session, results)

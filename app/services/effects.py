@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import ProcessInstance, record_event
+from app.models import HumanTask, ProcessInstance, record_event
+from app.services import notifications
 from processes.effects import Effect
 
 logger = logging.getLogger(__name__)
+
+# Who hears of an overdue step: the office above the lane that let it pass.
+ESCALATE_TO = {
+    "unit": "office",
+    "unit_leader": "office",
+    "office": "city",
+    "county": "city",
+    "city": "province",
+    "province": "province",
+}
+KIND_TITLES = {"rectification_ordered": "收到整改通知"}
 
 
 def apply_effects(
@@ -24,13 +37,17 @@ def apply_effects(
 
 
 def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+    lane, kind = effect.payload["lane"], effect.payload["kind"]
+    title = f"{_unit_name(instance)}：{_describe(session, instance, kind)}"
+    told = notifications.notify_lane(session, instance, lane, kind, title)
     record_event(
         session,
         "notification.queued",
         instance_id=instance.id,
-        lane=effect.payload["lane"],
-        kind=effect.payload["kind"],
+        lane=lane,
+        kind=kind,
         unit_id=instance.unit_id,
+        recipients=told,
     )
     logger.info(
         "notification %s for lane %s of instance %s",
@@ -42,12 +59,20 @@ def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None
 
 
 def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+    kind = effect.payload["kind"]
+    overdue = _overdue_task(session, instance, kind)
+    lane = ESCALATE_TO.get(overdue.lane if overdue else "", "office")
+    what = overdue.title if overdue else kind
+    title = f"已逾期：{_unit_name(instance)}「{what}」"
+    told = notifications.notify_lane(session, instance, lane, "escalation", title)
     record_event(
         session,
         "escalation.raised",
         instance_id=instance.id,
-        kind=effect.payload["kind"],
+        kind=kind,
         unit_id=instance.unit_id,
+        escalated_to=lane,
+        recipients=told,
     )
     logger.warning(
         "escalation %s for instance %s",
@@ -55,6 +80,29 @@ def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> No
         instance.id,
         extra={"instance_id": instance.id},
     )
+
+
+def _overdue_task(session, instance, kind: str) -> HumanTask | None:
+    """Return the waiting task an escalation is about, named `<task id>_overdue`."""
+    bpmn_id = kind.removesuffix("_overdue")
+    query = select(HumanTask).where(
+        HumanTask.instance_id == instance.id,
+        HumanTask.state == "ready",
+        HumanTask.bpmn_id == bpmn_id,
+    )
+    return session.scalars(query).first()
+
+
+def _describe(session, instance, kind: str) -> str:
+    if kind.endswith("_reminder"):
+        task = _overdue_task(session, instance, kind.removesuffix("_reminder"))
+        return f"「{task.title if task else kind}」即将到期"
+    return KIND_TITLES.get(kind, kind)
+
+
+def _unit_name(instance: ProcessInstance) -> str:
+    unit = instance.unit
+    return unit.name if unit is not None else ""
 
 
 def _archive(session: Session, instance: ProcessInstance, effect: Effect) -> None:

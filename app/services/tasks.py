@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import HumanTask, User, record_event, utcnow
-from app.services import scope
+from app.services import notifications, scope
 from app.services.base import transaction
 from app.services.effects import apply_effects
 from processes import runner
@@ -95,6 +95,40 @@ def unclaim(session: Session, user: User, task_id: int) -> HumanTask:
     return task
 
 
+def assign(session: Session, admin: User, task_id: int, assignee_id: int) -> HumanTask:
+    """Let an office administrator give a task, claimed or not, to a reviewer."""
+    with transaction(session):
+        task = get_task(session, admin, task_id)
+        if not _administers(admin, task):
+            raise Forbidden("only an office administrator in scope can assign tasks")
+        _check_ready(session, task)
+        assignee = session.get(User, assignee_id)
+        if assignee is None or not scope.can_act(assignee, task):
+            raise InvalidInput(
+                f"the chosen person cannot work the {task.lane} lane of this task"
+            )
+        previous = task.claimed_by_id
+        task.claimed_by_id = assignee.id
+        task.claimed_at = utcnow()
+        _audit(session, "task.assigned", admin, task)
+        notifications.notify_users(
+            session,
+            [assignee.id],
+            "assigned",
+            task.title,
+            task_id=task.id,
+            instance_id=task.instance_id,
+        )
+        logger.info(
+            "task %s assigned to %s (was %s)",
+            task.id,
+            assignee.id,
+            previous,
+            extra={"task_id": task.id},
+        )
+    return task
+
+
 def complete(
     session: Session,
     user: User,
@@ -126,8 +160,8 @@ def run_step(
     workflow_data: dict,
     expected_version: int | None,
 ) -> runner.StepResult:
-    """Complete the task in the workflow and apply the diagram's effects."""
-    return runner.complete_task(
+    """Complete the task in the workflow, apply its effects, announce new tasks."""
+    result = runner.complete_task(
         session,
         task,
         data=workflow_data,
@@ -135,6 +169,11 @@ def run_step(
         expected_version=expected_version,
         on_effects=apply_effects,
     )
+    sent_back = task.lane != "unit" and any(
+        t.new and t.lane == "unit" for t in result.ready_tasks
+    )
+    notifications.announce_new_tasks(session, [result], returned=sent_back)
+    return result
 
 
 def _check_ready(session: Session, task: HumanTask) -> None:

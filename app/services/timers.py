@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.models import utcnow
+from app.services import notifications
 from app.services.base import transaction
 from app.services.effects import apply_effects
 from processes import runner
@@ -40,7 +41,10 @@ def fire_due_timers(
     for instance_id in ids:
         try:
             with transaction(session):
-                runner.fire_timers(session, instance_id, on_effects=apply_effects)
+                result = runner.fire_timers(
+                    session, instance_id, on_effects=apply_effects
+                )
+                notifications.announce_new_tasks(session, [result])
             report.fired += 1
         except Conflict:
             report.conflicts += 1

@@ -1,0 +1,1 @@
+"""The JSON API of Wenming, for programs that work the task inbox."""

@@ -1,0 +1,195 @@
+"""Browser harness: the demo served on a live port and driven by headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.cli import SHIPPED_DIAGRAMS
+from app.extensions import db
+from app.models import Base
+from app.services import demo
+from app.services.base import transaction
+from forms.registry import FORM_KEYS
+from processes import registry
+from processes.lint import KNOWN_LANES
+from processes.registry import SPEC_CACHE
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS_DIR = PROJECT_ROOT / "test-artifacts"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
+CSP_PATTERN = re.compile(r"content security policy", re.IGNORECASE)
+
+
+@dataclass
+class PageLog:
+    """What the browser reported while a test ran: console lines and failed loads."""
+
+    console: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[str]:
+        """Return the console lines that report a content security policy block."""
+        return [line for line in self.console if CSP_PATTERN.search(line)]
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/<name>.png and return its path."""
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    path = ARTIFACTS_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _require(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required when CI is set)")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str:
+    """Return the Chromium to drive: WENMING_CHROMIUM, else /usr/bin/chromium."""
+    path = os.environ.get("WENMING_CHROMIUM") or DEFAULT_CHROMIUM
+    if not Path(path).is_file():
+        _require(
+            f"no Chromium at {path}; install Debian's chromium package "
+            "or set WENMING_CHROMIUM"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory) -> Iterator[Flask]:
+    """Return the app on a fresh SQLite file with the shipped diagrams and demo."""
+    root = tmp_path_factory.mktemp("live")
+    SPEC_CACHE.clear()
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'wenming.db'}",
+            "SECRET_KEY": "browser-test-secret",
+            "WENMING_UPLOAD_FOLDER": str(root / "uploads"),
+            "WENMING_SCHEDULER": "off",
+            "INSTANCE_PATH": str(root / "instance"),
+        }
+    )
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+        _load_demo(app)
+        db.session.remove()
+
+    yield app
+
+    with app.app_context():
+        db.engine.dispose()
+    SPEC_CACHE.clear()
+
+
+def _load_demo(app: Flask) -> None:
+    session = db.session
+    for path in registry.deployment_order(sorted(SHIPPED_DIAGRAMS.glob("*.bpmn"))):
+        with transaction(session):
+            registry.deploy(
+                session,
+                path.read_bytes(),
+                filename=path.name,
+                form_keys=FORM_KEYS,
+                lanes=KNOWN_LANES,
+                comment="shipped",
+            )
+    demo.load_demo(
+        session,
+        password=app.config["WENMING_DEMO_PASSWORD"],
+        upload_folder=Path(app.config["WENMING_UPLOAD_FOLDER"]),
+    )
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Flask) -> Iterator[str]:
+    """Serve the demo app on a free local port and yield its base URL."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name="live-server", daemon=True
+    )
+    thread.start()
+
+    yield f"http://127.0.0.1:{server.server_port}"
+
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Launch headless Chromium once per run, or skip when none is installed."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require("the playwright package is not installed (pip install -e '.[test]')")
+    executable = chromium_path()
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_log() -> PageLog:
+    """Return the record of console lines and failed loads of this test's page."""
+    return PageLog()
+
+
+@pytest.fixture
+def page(browser, page_log: PageLog):
+    """Open a fresh Chinese-language browser context and page for one test."""
+    context = browser.new_context(locale="zh-CN", viewport=DESKTOP_VIEWPORT)
+    context.set_default_timeout(10_000)
+    new_page = context.new_page()
+    new_page.on("console", lambda message: page_log.console.append(_line(message)))
+    new_page.on("pageerror", lambda error: page_log.console.append(f"error: {error}"))
+    new_page.on("response", lambda response: _note_failure(page_log, response))
+    new_page.on(
+        "requestfailed",
+        lambda request: page_log.failed_requests.append(f"failed {request.url}"),
+    )
+
+    yield new_page
+
+    context.close()
+
+
+def _line(message) -> str:
+    return f"{message.type}: {message.text}"
+
+
+def _note_failure(page_log: PageLog, response) -> None:
+    if response.status >= 400:
+        page_log.failed_requests.append(f"{response.status} {response.url}")
+
+
+@pytest.fixture(scope="session")
+def demo_password(live_app: Flask) -> str:
+    """Return the password the demo users were created with."""
+    return live_app.config["WENMING_DEMO_PASSWORD"]
