@@ -121,11 +121,13 @@ def register_blueprints(app: Flask) -> None:
     from app.api.views import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.auth.views import unauthorized
+    from app.inbox.views import bp as inbox_bp
+    from app.instances.views import bp as instances_bp
     from app.main.views import bp as main_bp
+    from app.tasks.views import bp as tasks_bp
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(main_bp)
+    for blueprint in (api_bp, auth_bp, inbox_bp, instances_bp, main_bp, tasks_bp):
+        app.register_blueprint(blueprint)
     login_manager.unauthorized_handler(unauthorized)
     add_nav_link(app, "main.index", _l("Home"))
 

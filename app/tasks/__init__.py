@@ -1,0 +1,1 @@
+"""Task pages: the form a task's diagram names, its evidence, and its history."""

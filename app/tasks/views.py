@@ -1,0 +1,5 @@
+"""Task pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
