@@ -1,1 +1,1 @@
-"""Instance pages: the diagram with the path taken, the timeline, materials and scores."""
+"""Instance pages: the diagram with the path taken, the timeline and the scores."""
