@@ -130,6 +130,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     login_manager.unauthorized_handler(unauthorized)
     add_nav_link(app, "main.index", _l("Home"))
+    add_nav_link(app, "inbox.index", _l("Inbox"))
+    add_nav_link(app, "auth.profile", _l("Profile"))
 
 
 def register_commands(app: Flask) -> None:

@@ -213,6 +213,48 @@ PATHS = {
             },
         },
     },
+    "/notifications": {
+        "get": {
+            "operationId": "listNotifications",
+            "summary": "List your newest notifications, with the unread count",
+            "parameters": [
+                _query(
+                    "unread",
+                    "1: only the notifications you have not read",
+                    {"type": "string", "enum": ["0", "1"]},
+                )
+            ],
+            "responses": {
+                "200": _json(_ref("NotificationList"), "newest first"),
+                **ERRORS_AUTH,
+            },
+        },
+    },
+    "/notifications/read": {
+        "post": {
+            "operationId": "readNotifications",
+            "summary": "Mark notifications read: the given ids, or all of them",
+            "requestBody": {
+                "required": False,
+                "content": {JSON: {"schema": _ref("ReadNotificationsRequest")}},
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "marked": {"type": "integer"},
+                            "unread": {"type": "integer"},
+                        },
+                    },
+                    "how many were marked, and how many remain unread",
+                ),
+                "400": _problem("BadRequest"),
+                **ERRORS_AUTH,
+                "422": _problem("InvalidInput"),
+            },
+        },
+    },
     "/openapi.json": {
         "get": {
             "operationId": "openapi",
@@ -411,6 +453,35 @@ SCHEMAS = {
                     },
                 },
             },
+        },
+    },
+    "Notification": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string"},
+            "title": {"type": "string"},
+            "task_id": {"type": ["integer", "null"]},
+            "instance_id": {"type": ["integer", "null"]},
+            "created_at": INSTANT,
+            "read_at": INSTANT,
+        },
+    },
+    "NotificationList": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": _ref("Notification")},
+            "unread": {"type": "integer"},
+        },
+    },
+    "ReadNotificationsRequest": {
+        "type": "object",
+        "properties": {
+            "ids": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "description": "leave out to mark every notification read",
+            }
         },
     },
     "CompleteRequest": {

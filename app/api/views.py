@@ -14,8 +14,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from app.api import schemas
 from app.api.openapi import openapi_document
 from app.extensions import csrf, db
-from app.models import User, utcnow
-from app.services import inbox, tasks, tokens
+from app.models import Notification, User, utcnow
+from app.services import inbox, notifications, tasks, tokens
+from app.services.base import transaction
 from processes.errors import InvalidInput, Unauthorized, WenmingError
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,28 @@ def show_instance(instance_id: int) -> Response:
     return jsonify(schemas.instance_json(view))
 
 
+@bp.get("/notifications")
+def list_notifications() -> Response:
+    """List the caller's newest notifications (only unread ones with ?unread=1)."""
+    unread_only = request.args.get("unread", "").strip() in ("1", "true")
+    items = notifications.recent(db.session, _user(), unread_only=unread_only)
+    return jsonify(
+        items=[_notification_json(item) for item in items],
+        unread=notifications.unread_count(db.session, _user()),
+    )
+
+
+@bp.post("/notifications/read")
+def read_notifications() -> Response:
+    """Mark the listed notifications read, or all of them when no ids are given."""
+    ids = _notification_ids(_json_object().get("ids"))
+    with transaction(db.session):
+        marked = notifications.mark_read(db.session, _user(), ids)
+    return jsonify(
+        marked=marked, unread=notifications.unread_count(db.session, _user())
+    )
+
+
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
     """Describe this API as an OpenAPI 3.1 document."""
@@ -165,6 +188,29 @@ def _json_object() -> dict:
     if not isinstance(body, dict):
         raise MalformedBody("the request body must be a JSON object")
     return body
+
+
+def _notification_json(item: Notification) -> dict:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "title": item.title,
+        "task_id": item.task_id,
+        "instance_id": item.instance_id,
+        "created_at": schemas.iso(item.created_at),
+        "read_at": schemas.iso(item.read_at),
+    }
+
+
+def _notification_ids(value: object) -> list[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    ):
+        message = "give ids as a list of notification ids (whole numbers)"
+        raise InvalidInput(message, details={"errors": {"ids": message}})
+    return value
 
 
 def _expected_version(value: object) -> int | None:

@@ -97,3 +97,7 @@ def unauthorized() -> Response:
     flash(_("Please sign in to see this page."), "info")
     full_path = request.full_path.rstrip("?")
     return redirect(url_for("auth.login", next=full_path))
+
+
+# The profile pages register their routes on this blueprint.
+from app.auth import profile_views  # noqa: E402, F401

@@ -13,6 +13,7 @@ from app.models.process import (
     ProcessInstance,
     ProcessVersion,
 )
+from app.models.saved_filter import SavedFilter
 from app.models.work import (
     Archive,
     EvidenceFile,
@@ -43,6 +44,7 @@ __all__ = [
     "RectificationOrder",
     "Review",
     "ReviewScore",
+    "SavedFilter",
     "Submission",
     "SubmissionResponse",
     "Unit",

@@ -1,8 +1,8 @@
-"""Notifications and API tokens.
+"""Notifications, API tokens and saved inbox filters.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-03 17:22:45.949294
+Create Date: 2026-12-03 17:41:02.582840
 
 """
 
@@ -37,6 +37,24 @@ def upgrade():
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False
+        )
+
+    op.create_table(
+        "saved_filters",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("query", sa.String(length=1000), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_saved_filters_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_filters")),
+        sa.UniqueConstraint("user_id", "name", name=op.f("uq_saved_filters_user_id")),
+    )
+    with op.batch_alter_table("saved_filters", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_saved_filters_user_id"), ["user_id"], unique=False
         )
 
     op.create_table(
@@ -78,6 +96,10 @@ def downgrade():
         batch_op.drop_index("ix_notifications_unread")
 
     op.drop_table("notifications")
+    with op.batch_alter_table("saved_filters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_saved_filters_user_id"))
+
+    op.drop_table("saved_filters")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
 

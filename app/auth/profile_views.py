@@ -1,0 +1,90 @@
+"""The profile page: who the user is, and the API tokens they hold."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from app.auth.views import bp
+from app.extensions import db
+from app.main.views import LEVEL_LABELS, ROLE_LABELS
+from app.services import tokens
+from processes.errors import InvalidInput, Unauthorized
+
+
+class TokenForm(FlaskForm):
+    """A name for a new API token and the user's password, entered again."""
+
+    name = StringField(
+        _l("Token name"),
+        validators=[Length(max=tokens.MAX_NAME_CHARS)],
+        render_kw={"autocomplete": "off"},
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    submit = SubmitField(_l("Create token"))
+
+
+@bp.route("/profile")
+@login_required
+def profile() -> str:
+    """Show the signed-in user's account and API tokens."""
+    return _render_profile(TokenForm())
+
+
+@bp.route("/profile/tokens", methods=["POST"])
+@login_required
+def create_token() -> tuple[str, int] | str:
+    """Issue an API token after the password is entered again; show it once."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _render_profile(form), 400
+
+    try:
+        token, record = tokens.issue_token(
+            db.session,
+            username=current_user.username,
+            password=form.password.data,
+            name=form.name.data or "",
+            remote_addr=request.remote_addr,
+        )
+    except (Unauthorized, InvalidInput) as error:
+        db.session.rollback()
+        form.password.errors = [
+            _("The token was not created: %(why)s", why=error.message)
+        ]
+        return _render_profile(form), 400
+
+    flash(_("Token “%(prefix)s…” created.", prefix=record.prefix), "success")
+    return _render_profile(TokenForm(formdata=None), new_token=token)
+
+
+@bp.route("/profile/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of the user's own API tokens."""
+    record = tokens.revoke_token(db.session, current_user, token_id)
+
+    flash(_("Token “%(prefix)s…” revoked.", prefix=record.prefix), "info")
+    return redirect(url_for("auth.profile"))
+
+
+def _render_profile(form: TokenForm, new_token: str | None = None) -> str:
+    user = current_user
+    return render_template(
+        "auth/profile.html",
+        user=user,
+        roles=[ROLE_LABELS.get(role, role) for role in user.roles or []],
+        level_labels=LEVEL_LABELS,
+        tokens=tokens.list_tokens(db.session, user),
+        form=form,
+        new_token=new_token,
+    )
