@@ -162,9 +162,32 @@ def nav_links() -> list[NavLink]:
     ]
 
 
+# Stored codes shown to people: indicator kinds and the states of work items.
+CODE_LABELS = {
+    "category": _l("Category"),
+    "base": _l("Base points"),
+    "bonus": _l("Bonus"),
+    "deduction": _l("Deduction"),
+    "veto": _l("Veto"),
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "returned": _l("Returned"),
+    "open": _l("Open"),
+    "verified": _l("Verified"),
+    "rejected": _l("Rejected"),
+    "limit_reached": _l("Round limit reached"),
+}
+
+
+def code_label(code: str) -> str:
+    """Return the translated label of a stored code, or the code itself."""
+    return str(CODE_LABELS.get(code, code))
+
+
 def register_template_helpers(app: Flask) -> None:
     """Make the time filter, language switch and navigation known to templates."""
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(code_label, "label")
     app.add_template_global(nav_links, "nav_links")
     app.add_template_global(language_links, "language_links")
     app.context_processor(lambda: {"html_lang": HTML_LANG.get(str(get_locale()))})

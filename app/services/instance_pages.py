@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import (
     Archive,
+    EvidenceFile,
     Indicator,
     ProcessInstance,
     ProcessVersion,
@@ -30,6 +31,7 @@ from app.models import (
 )
 from app.services import scope
 from app.services.inbox import InstanceView, instance_view
+from app.services.task_pages import item_evidence
 from processes import runner
 from processes.errors import NotFound
 from processes.xml_reading import read_xml
@@ -57,6 +59,7 @@ class Materials:
     archive: Archive | None
     indicators: dict[int, Indicator]
     people: dict[int, User]
+    item_evidence: dict[int, list[EvidenceFile]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ def load_materials(session: Session, instance_id: int) -> Materials:
         archive=archive,
         indicators=_indicators(session, submissions, reviews, orders),
         people=_people(session, submissions, reviews),
+        item_evidence=item_evidence(
+            session, [item for order in orders for item in order.items]
+        ),
     )
 
 

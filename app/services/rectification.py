@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import RectificationItem, RectificationOrder, record_event, utcnow
+from app.models import (
+    EvidenceFile,
+    HumanTask,
+    RectificationItem,
+    RectificationOrder,
+    User,
+    record_event,
+    utcnow,
+)
+from app.services import evidence, scope
+from app.services.base import transaction
 from app.services.fields import FieldErrors, choice, future_instant, text
-from app.services.tasks import run_step
-from processes.errors import EngineError
+from app.services.tasks import get_task, run_step
+from processes.errors import EngineError, InvalidInput
 
 VERDICTS = ("passed", "redo")
 
@@ -24,6 +36,43 @@ def open_order(session: Session, instance_id: int) -> RectificationOrder:
     if order is None:
         raise EngineError("the workflow asks for rectification, but no order exists")
     return order
+
+
+def attach_item_evidence(
+    session: Session,
+    user: User,
+    task_id: int,
+    item_id: int,
+    *,
+    filename: str,
+    content: bytes,
+    upload_folder: Path,
+    max_bytes: int = evidence.DEFAULT_MAX_BYTES,
+) -> EvidenceFile:
+    """Store a file as new evidence for one item of the open rectification order."""
+    with transaction(session):
+        task = _rectification_task(session, user, task_id)
+        item = _open_item(session, task, item_id)
+        stored = evidence.store_evidence(
+            session,
+            upload_folder=upload_folder,
+            user=user,
+            unit_id=task.unit_id,
+            filename=filename,
+            content=content,
+            max_bytes=max_bytes,
+        )
+        stored.rectification_item_id = item.id
+        record_event(
+            session,
+            "evidence.uploaded",
+            actor_id=user.id,
+            instance_id=task.instance_id,
+            rectification_item=item.id,
+            filename=stored.filename,
+            sha256=stored.sha256,
+        )
+    return stored
 
 
 def complete_rectification(session, user, task, data, expected_version):
@@ -87,6 +136,24 @@ def complete_verification(session, user, task, data, expected_version):
     ):
         _reissue(session, order, rejected, due)
     return result
+
+
+def _rectification_task(session: Session, user: User, task_id: int) -> HumanTask:
+    task = get_task(session, user, task_id)
+    scope.check_can_act(user, task)
+    if task.form_key != "rectification" or task.state != "ready":
+        raise InvalidInput(f"task “{task.title}” does not take a rectification now")
+    return task
+
+
+def _open_item(session: Session, task: HumanTask, item_id: int) -> RectificationItem:
+    order = open_order(session, task.instance_id)
+    for item in order.items:
+        if item.id == item_id:
+            return item
+    raise InvalidInput(
+        f"item {item_id} is not part of the rectification order of round {order.round}"
+    )
 
 
 def _record_findings(order, findings: dict, decision: str) -> list[RectificationItem]:

@@ -15,6 +15,7 @@ from app.models import (
     EvidenceFile,
     HumanTask,
     ProcessInstance,
+    RectificationItem,
     RectificationOrder,
     Review,
     Submission,
@@ -78,6 +79,7 @@ class TaskPage:
     reviews: list[PastReview]
     order: RectificationOrder | None
     codes_by_indicator_id: dict[int, str]
+    item_evidence: dict[int, list[EvidenceFile]] = field(default_factory=dict)
 
 
 def load_page(session: Session, task: HumanTask) -> TaskPage:
@@ -88,6 +90,7 @@ def load_page(session: Session, task: HumanTask) -> TaskPage:
     overdue = bool(
         task.due_at and task.state == "ready" and _aware(task.due_at) < utcnow()
     )
+    order = latest_order(session, task.instance_id)
     return TaskPage(
         task=task,
         unit=task.unit,
@@ -98,8 +101,9 @@ def load_page(session: Session, task: HumanTask) -> TaskPage:
         history=history(session, task.instance_id),
         answers=answers(session, task.instance_id, codes),
         reviews=past_reviews(session, task.instance_id, codes),
-        order=latest_order(session, task.instance_id),
+        order=order,
         codes_by_indicator_id=codes,
+        item_evidence=item_evidence(session, order.items if order else []),
     )
 
 
@@ -180,6 +184,24 @@ def latest_order(session: Session, instance_id: int) -> RectificationOrder | Non
         .order_by(RectificationOrder.id.desc())
     )
     return session.scalars(query).first()
+
+
+def item_evidence(
+    session: Session, items: list[RectificationItem]
+) -> dict[int, list[EvidenceFile]]:
+    """Return the new evidence of rectification items by item id, oldest first."""
+    ids = [item.id for item in items]
+    if not ids:
+        return {}
+    query = (
+        select(EvidenceFile)
+        .where(EvidenceFile.rectification_item_id.in_(ids))
+        .order_by(EvidenceFile.id)
+    )
+    found: dict[int, list[EvidenceFile]] = {}
+    for stored in session.scalars(query):
+        found.setdefault(stored.rectification_item_id, []).append(stored)
+    return found
 
 
 def evidence_for(session: Session, user: User, evidence_id: int) -> EvidenceFile:

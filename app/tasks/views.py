@@ -22,7 +22,14 @@ from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
 from app.extensions import db
-from app.services import evidence, scope, submissions, task_pages, tasks
+from app.services import (
+    evidence,
+    rectification,
+    scope,
+    submissions,
+    task_pages,
+    tasks,
+)
 from app.services.markdown import render_markdown
 from forms.task_forms import (
     FormContext,
@@ -57,8 +64,8 @@ def complete(task_id: int) -> Response:
     page = task_pages.load_page(db.session, task)
     context = _context(page)
     form = build_form(context)
-    if task.form_key == "unit_submission":
-        failed = _attach_chosen_files(task.id, page)
+    if task.form_key in _FILE_TAKERS:
+        failed = _FILE_TAKERS[task.form_key](task.id, page)
         if failed:
             return _refused(task.id, form, failed)
 
@@ -188,6 +195,37 @@ def _attach_chosen_files(task_id: int, page: task_pages.TaskPage) -> dict[str, s
             except InvalidInput as error:
                 errors.setdefault(f"{indicator.code}.evidence", error.message)
     return errors
+
+
+def _attach_item_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
+    """Store the files chosen per rectification item; return refusals by item."""
+    max_bytes = current_app.config["WENMING_MAX_UPLOAD_MB"] * 1024 * 1024
+    folder = Path(current_app.config["WENMING_UPLOAD_FOLDER"])
+    errors: dict[str, str] = {}
+    for item in page.order.items if page.order else ():
+        for upload in request.files.getlist(f"files_item_{item.id}"):
+            if not upload or not upload.filename:
+                continue
+            try:
+                rectification.attach_item_evidence(
+                    db.session,
+                    current_user,
+                    task_id,
+                    item.id,
+                    filename=upload.filename,
+                    content=upload.read(),
+                    upload_folder=folder,
+                    max_bytes=max_bytes,
+                )
+            except InvalidInput as error:
+                errors.setdefault(f"items.{item.id}.evidence", error.message)
+    return errors
+
+
+_FILE_TAKERS = {
+    "unit_submission": _attach_chosen_files,
+    "rectification": _attach_item_files,
+}
 
 
 def _refused(task_id: int, form: TaskForm, error) -> Response:

@@ -8,10 +8,18 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
-from app.models import EvidenceFile, HumanTask, ProcessInstance
+from app.models import (
+    AuditEvent,
+    EvidenceFile,
+    HumanTask,
+    ProcessInstance,
+    RectificationItem,
+)
 from app.services.demo import tiny_pdf, tiny_png
 from app.services.markdown import render_markdown
-from tests.factories import PASSWORD, submit, task_for
+from app.services.rectification import attach_item_evidence
+from processes.errors import InvalidInput
+from tests.factories import PASSWORD, review, submit, task_for
 
 
 def sign_in(app, username: str):
@@ -302,3 +310,129 @@ def test_markdown_keeps_safe_links_only():
     assert 'href="https://example.org"' in html
     assert "javascript" not in html
     assert "onclick" not in html
+
+
+TWO_ITEMS = [
+    {"indicator": "B4", "description": "节日活动照片未显示单位名称"},
+    {"indicator": None, "description": "宣传栏内容未更新"},
+]
+
+
+def rectification_task(session, world) -> tuple[HumanTask, list[RectificationItem]]:
+    """Bring the materials company to a rectification with two items."""
+    submit(session, world, "materials")
+    review(session, world, "county", "materials", "rectify", items=TWO_ITEMS)
+    task = task_for(session, world.users["materials"], "materials")
+    assert task.form_key == "rectification"
+    items = session.scalars(
+        select(RectificationItem).order_by(RectificationItem.id)
+    ).all()
+    return task, list(items)
+
+
+def item_files(session, item: RectificationItem) -> list[EvidenceFile]:
+    """Return the new evidence attached to a rectification item."""
+    query = select(EvidenceFile).where(EvidenceFile.rectification_item_id == item.id)
+    return list(session.scalars(query))
+
+
+def test_rectification_takes_new_evidence_per_item(app, session, world):
+    """Files sent with the rectification reach the verifier and the county only."""
+    task, (first, second) = rectification_task(session, world)
+    client = sign_in(app, "materials")
+    page = client.get(f"/tasks/{task.id}?lang=en").get_data(as_text=True)
+    assert f'name="files_item_{first.id}"' in page
+    png = tiny_png(41)
+
+    response = client.post(
+        f"/tasks/{task.id}",
+        data={
+            f"responses_{first.id}": "照片已补拍，显示单位名称",
+            f"responses_{second.id}": "宣传栏已更新",
+            f"files_item_{first.id}": [
+                (BytesIO(png), "整改照片.png"),
+                (BytesIO(tiny_pdf("整改")), "整改报告.pdf"),
+            ],
+        },
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(HumanTask, task.id).state == "completed"
+    photo, report = item_files(session, first)
+    assert (photo.filename, report.filename) == ("整改照片.png", "整改报告.pdf")
+    assert photo.unit_id == world.units["materials"].id
+    assert item_files(session, second) == []
+    uploaded = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "evidence.uploaded")
+    ).all()
+    assert {e.detail.get("rectification_item") for e in uploaded} >= {first.id}
+
+    county = sign_in(app, "county")
+    verification = task_for(session, world.users["county"], "materials")
+    assert verification.form_key == "verification"
+    body = county.get(f"/tasks/{verification.id}?lang=en").get_data(as_text=True)
+    assert f'data-evidence-for-item="{first.id}"' in body
+    assert f'src="/tasks/evidence/{photo.id}"' in body
+    assert f'href="/tasks/evidence/{report.id}"' in body
+    assert f'data-evidence-for-item="{second.id}"' not in body
+    instance = county.get(f"/instances/{task.instance_id}?lang=en")
+    assert f'href="/tasks/evidence/{photo.id}"' in instance.get_data(as_text=True)
+    download = county.get(f"/tasks/evidence/{photo.id}")
+    assert download.status_code == 200
+    assert download.data == png
+    download.close()
+
+    other = sign_in(app, "hospital")
+    assert other.get(f"/tasks/evidence/{photo.id}").status_code == 404
+
+
+def test_refused_item_file_keeps_the_typed_responses(app, session, world):
+    """A text file beside one item is refused there; nothing is sent or stored."""
+    task, (first, second) = rectification_task(session, world)
+    client = sign_in(app, "materials")
+
+    response = client.post(
+        f"/tasks/{task.id}?lang=en",
+        data={
+            f"responses_{first.id}": "typed response one",
+            f"responses_{second.id}": "typed response two",
+            f"files_item_{second.id}": [(BytesIO(b"just text"), "notes.txt")],
+        },
+        content_type="multipart/form-data",
+    )
+
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'data-error-for="items.{second.id}.evidence"' in body
+    assert f'data-error-for="items.{first.id}.evidence"' not in body
+    assert "notes.txt" in body
+    assert "typed response one" in body
+    assert "typed response two" in body
+    session.expire_all()
+    assert session.get(HumanTask, task.id).state == "ready"
+    assert item_files(session, second) == []
+    assert session.get(RectificationItem, first.id).response == ""
+
+
+def test_item_evidence_needs_an_item_of_the_open_order(app, session, world):
+    """A file cannot be attached to an item outside the task's rectification."""
+    task, _items = rectification_task(session, world)
+
+    with pytest.raises(InvalidInput):
+        attach_item_evidence(
+            session,
+            world.users["materials"],
+            task.id,
+            99999,
+            filename="x.png",
+            content=tiny_png(1),
+            upload_folder=world.upload_folder,
+        )
+    assert (
+        session.scalars(
+            select(EvidenceFile).where(EvidenceFile.rectification_item_id.is_not(None))
+        ).all()
+        == []
+    )
