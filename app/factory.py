@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -22,6 +20,7 @@ from sqlalchemy import event
 from app.config import load_config
 from app.errors import register_error_handlers
 from app.extensions import babel, csrf, db, login_manager, migrate, set_sqlite_pragmas
+from app.timezones import localtime
 
 logger = logging.getLogger(__name__)
 
@@ -249,16 +248,6 @@ def language_links() -> list[dict[str, Any]]:
             {"code": code, "label": label, "url": url, "active": code == current}
         )
     return links
-
-
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Show a stored UTC datetime in the configured time zone."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    zone = ZoneInfo(current_app.config["WENMING_TIMEZONE"])
-    return value.astimezone(zone).strftime(fmt)
 
 
 def add_security_headers(response: Response) -> Response:

@@ -145,24 +145,29 @@ def issue_cycle(
             report.already_issued += 1
             continue
         try:
-            pending.append((unit, start_data(cycle, unit)))
+            pending.append(_start_request(cycle, unit))
         except InvalidInput as error:
             report.refused[unit.name] = error.message
 
+    # Requests hold plain values: each batch's commit expires the loaded rows.
+    cycle_id = cycle.id
     for offset in range(0, len(pending), batch_size):
         batch = pending[offset : offset + batch_size]
         with transaction(session):
-            _issue_batch(session, version, cycle, batch, actor_id)
+            results = runner.start_instances(
+                session, version, batch, actor_id=actor_id, on_effects=apply_effects
+            )
+            notifications.announce_new_tasks(session, results)
         report.issued += len(batch)
         if progress is not None:
             progress(report.issued, len(pending))
 
     logger.info(
         "cycle %s issued to %s units (%s already had it)",
-        cycle.id,
+        cycle_id,
         report.issued,
         report.already_issued,
-        extra={"cycle_id": cycle.id},
+        extra={"cycle_id": cycle_id},
     )
     return report
 
@@ -174,18 +179,11 @@ def _issued_keys(session: Session, cycle: Cycle) -> set[str]:
     return set(session.scalars(query))
 
 
-def _issue_batch(session, version, cycle, batch, actor_id) -> None:
-    requests = [
-        runner.StartRequest(
-            business_key=business_key(cycle, unit),
-            data=data,
-            scope_path=unit.path,
-            cycle_id=cycle.id,
-            unit_id=unit.id,
-        )
-        for unit, data in batch
-    ]
-    results = runner.start_instances(
-        session, version, requests, actor_id=actor_id, on_effects=apply_effects
+def _start_request(cycle: Cycle, unit: Unit) -> runner.StartRequest:
+    return runner.StartRequest(
+        business_key=business_key(cycle, unit),
+        data=start_data(cycle, unit),
+        scope_path=unit.path,
+        cycle_id=cycle.id,
+        unit_id=unit.id,
     )
-    notifications.announce_new_tasks(session, results)

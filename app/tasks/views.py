@@ -31,6 +31,7 @@ from app.services import (
     tasks,
 )
 from app.services.markdown import render_markdown
+from app.timezones import viewer_timezone
 from forms.task_forms import (
     FormContext,
     TaskForm,
@@ -165,7 +166,7 @@ def _context(page: task_pages.TaskPage) -> FormContext:
     return FormContext(
         form_key=page.task.form_key,
         lock_version=page.lock_version,
-        timezone=current_app.config["WENMING_TIMEZONE"],
+        timezone=viewer_timezone(),
         indicators=page.catalog.indicators if page.catalog else (),
         answers=page.answers,
         items=items,
