@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from app.models import EvidenceFile, User
+from app.models import EvidenceFile, User, record_event
 from processes.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -123,3 +123,39 @@ def _write_once(upload_folder: Path, digest: str, content: bytes) -> None:
     partial = target.with_suffix(f".{os.getpid()}.part")
     partial.write_bytes(content)
     partial.replace(target)
+
+
+def store_for_task(
+    session: Session,
+    user: User,
+    task,
+    *,
+    filename: str,
+    content: bytes,
+    upload_folder: Path,
+    max_bytes: int,
+    link: dict[str, int],
+    **detail: object,
+) -> EvidenceFile:
+    """Store an upload for a task's unit, link it (response or item) and audit it."""
+    stored = store_evidence(
+        session,
+        upload_folder=upload_folder,
+        user=user,
+        unit_id=task.unit_id,
+        filename=filename,
+        content=content,
+        max_bytes=max_bytes,
+    )
+    for name, value in link.items():
+        setattr(stored, name, value)
+    record_event(
+        session,
+        "evidence.uploaded",
+        actor_id=user.id,
+        instance_id=task.instance_id,
+        filename=stored.filename,
+        sha256=stored.sha256,
+        **detail,
+    )
+    return stored

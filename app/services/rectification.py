@@ -53,24 +53,16 @@ def attach_item_evidence(
     with transaction(session):
         task = _rectification_task(session, user, task_id)
         item = _open_item(session, task, item_id)
-        stored = evidence.store_evidence(
+        stored = evidence.store_for_task(
             session,
-            upload_folder=upload_folder,
-            user=user,
-            unit_id=task.unit_id,
+            user,
+            task,
             filename=filename,
             content=content,
+            upload_folder=upload_folder,
             max_bytes=max_bytes,
-        )
-        stored.rectification_item_id = item.id
-        record_event(
-            session,
-            "evidence.uploaded",
-            actor_id=user.id,
-            instance_id=task.instance_id,
+            link={"rectification_item_id": item.id},
             rectification_item=item.id,
-            filename=stored.filename,
-            sha256=stored.sha256,
         )
     return stored
 

@@ -78,24 +78,16 @@ def attach_evidence(
         indicator = _answerable(system, indicator_code)
         submission = current_submission(session, task)
         response = _response_for(session, submission, indicator)
-        stored = evidence.store_evidence(
+        stored = evidence.store_for_task(
             session,
-            upload_folder=upload_folder,
-            user=user,
-            unit_id=task.unit_id,
+            user,
+            task,
             filename=filename,
             content=content,
+            upload_folder=upload_folder,
             max_bytes=max_bytes,
-        )
-        stored.response_id = response.id
-        record_event(
-            session,
-            "evidence.uploaded",
-            actor_id=user.id,
-            instance_id=task.instance_id,
+            link={"response_id": response.id},
             indicator=indicator.code,
-            filename=stored.filename,
-            sha256=stored.sha256,
         )
     return stored
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from flask import (
@@ -173,54 +174,66 @@ def _context(page: task_pages.TaskPage) -> FormContext:
     )
 
 
-def _attach_chosen_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
-    """Store the files chosen per indicator; return the errors of refused ones."""
+def _store_uploads(targets) -> dict[str, str]:
+    """Store the files chosen in each (input, error key, attach) target.
+
+    Returns the errors of refused files by error key; accepted files stay stored.
+    """
     max_bytes = current_app.config["WENMING_MAX_UPLOAD_MB"] * 1024 * 1024
     folder = Path(current_app.config["WENMING_UPLOAD_FOLDER"])
     errors: dict[str, str] = {}
-    for indicator in page.catalog.indicators if page.catalog else ():
-        for upload in request.files.getlist(f"files_{indicator.code}"):
+    for input_name, error_key, attach in targets:
+        for upload in request.files.getlist(input_name):
             if not upload or not upload.filename:
                 continue
             try:
-                submissions.attach_evidence(
-                    db.session,
-                    current_user,
-                    task_id,
-                    indicator.code,
+                attach(
                     filename=upload.filename,
                     content=upload.read(),
                     upload_folder=folder,
                     max_bytes=max_bytes,
                 )
             except InvalidInput as error:
-                errors.setdefault(f"{indicator.code}.evidence", error.message)
+                errors.setdefault(error_key, error.message)
     return errors
+
+
+def _attach_chosen_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
+    """Store the files chosen per indicator; return the errors of refused ones."""
+    indicators = page.catalog.indicators if page.catalog else ()
+    return _store_uploads(
+        (
+            f"files_{indicator.code}",
+            f"{indicator.code}.evidence",
+            partial(
+                submissions.attach_evidence,
+                db.session,
+                current_user,
+                task_id,
+                indicator.code,
+            ),
+        )
+        for indicator in indicators
+    )
 
 
 def _attach_item_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
     """Store the files chosen per rectification item; return refusals by item."""
-    max_bytes = current_app.config["WENMING_MAX_UPLOAD_MB"] * 1024 * 1024
-    folder = Path(current_app.config["WENMING_UPLOAD_FOLDER"])
-    errors: dict[str, str] = {}
-    for item in page.order.items if page.order else ():
-        for upload in request.files.getlist(f"files_item_{item.id}"):
-            if not upload or not upload.filename:
-                continue
-            try:
-                rectification.attach_item_evidence(
-                    db.session,
-                    current_user,
-                    task_id,
-                    item.id,
-                    filename=upload.filename,
-                    content=upload.read(),
-                    upload_folder=folder,
-                    max_bytes=max_bytes,
-                )
-            except InvalidInput as error:
-                errors.setdefault(f"items.{item.id}.evidence", error.message)
-    return errors
+    items = page.order.items if page.order else ()
+    return _store_uploads(
+        (
+            f"files_item_{item.id}",
+            f"items.{item.id}.evidence",
+            partial(
+                rectification.attach_item_evidence,
+                db.session,
+                current_user,
+                task_id,
+                item.id,
+            ),
+        )
+        for item in items
+    )
 
 
 _FILE_TAKERS = {

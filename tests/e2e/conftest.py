@@ -14,15 +14,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.cli import SHIPPED_DIAGRAMS
 from app.extensions import db
 from app.models import Base
 from app.services import demo
-from app.services.base import transaction
-from forms.registry import FORM_KEYS
-from processes import registry
-from processes.lint import KNOWN_LANES
 from processes.registry import SPEC_CACHE
+from tests.factories import deploy_shipped
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = PROJECT_ROOT / "test-artifacts"
@@ -50,6 +46,22 @@ class PageLog:
     def csp_violations(self) -> list[str]:
         """Return the console lines that report a content security policy block."""
         return [line for line in self.console if CSP_PATTERN.search(line)]
+
+
+def sign_in(page, live_server: str, username: str, password: str) -> None:
+    """Sign in through the real login form, as a fresh visitor."""
+    page.context.clear_cookies()
+    page.goto(f"{live_server}/auth/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_load_state()
+
+
+def assert_clean(page_log: PageLog) -> None:
+    """Fail on content security policy violations and failed page resources."""
+    assert page_log.csp_violations() == []
+    assert page_log.failed_requests == []
 
 
 def screenshot(page, name: str) -> Path:
@@ -105,16 +117,7 @@ def live_app(tmp_path_factory) -> Iterator[Flask]:
 
 def _load_demo(app: Flask) -> None:
     session = db.session
-    for path in registry.deployment_order(sorted(SHIPPED_DIAGRAMS.glob("*.bpmn"))):
-        with transaction(session):
-            registry.deploy(
-                session,
-                path.read_bytes(),
-                filename=path.name,
-                form_keys=FORM_KEYS,
-                lanes=KNOWN_LANES,
-                comment="shipped",
-            )
+    deploy_shipped(session)
     demo.load_demo(
         session,
         password=app.config["WENMING_DEMO_PASSWORD"],

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import PageLog, screenshot
+from tests.e2e.conftest import assert_clean, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
 REVIEWER = "county"
 PHONE_WIDTH = 375
-
-
-def sign_in(page, live_server: str, username: str, password: str) -> None:
-    """Sign in through the login form."""
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_load_state()
-
-
-def assert_clean(page_log: PageLog) -> None:
-    """Fail on content security policy violations and failed resources."""
-    assert page_log.csp_violations() == []
-    assert page_log.failed_requests == []
 
 
 def test_county_filters_the_inbox_and_claims_a_task(

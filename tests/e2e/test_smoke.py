@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.main.views import open_task_count
 from app.models import User
-from tests.e2e.conftest import PageLog, screenshot
+from tests.e2e.conftest import assert_clean, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,21 +25,6 @@ def reviewer_task_count(live_app) -> int:
         count = open_task_count(user)
         db.session.remove()
     return count
-
-
-def sign_in(page, live_server: str, username: str, password: str) -> None:
-    """Sign in by filling and submitting the real login form with the mouse."""
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_load_state()
-
-
-def assert_clean(page_log: PageLog) -> None:
-    """Fail on content security policy violations and failed page resources."""
-    assert page_log.csp_violations() == []
-    assert page_log.failed_requests == []
 
 
 def test_reviewer_signs_in_and_sees_open_task_count(

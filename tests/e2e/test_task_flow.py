@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import HumanTask, Unit
 from app.services.demo import tiny_pdf, tiny_png
 from app.services.indicators import catalog_for_cycle
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -30,16 +30,6 @@ def ready_task(live_app, form_key: str) -> tuple[int, list]:
         catalog = catalog_for_cycle(db.session, task.cycle_id)
         db.session.remove()
     return task.id, list(catalog.indicators)
-
-
-def sign_in(page, live_server: str, username: str, password: str) -> None:
-    """Sign in through the login form."""
-    page.context.clear_cookies()
-    page.goto(f"{live_server}/auth/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_load_state()
 
 
 def evidence_files(tmp_path, indicator) -> list[str]:

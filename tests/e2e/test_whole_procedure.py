@@ -13,8 +13,8 @@ from app.services import cycles
 from app.services.base import transaction
 from app.services.demo_data import INDICATOR_SYSTEM
 from app.services.indicators import catalog_for_cycle
-from tests.e2e.conftest import screenshot
-from tests.e2e.test_task_flow import evidence_files, sign_in
+from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.test_task_flow import evidence_files
 
 pytestmark = pytest.mark.browser
 
