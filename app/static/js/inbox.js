@@ -1,3 +1,15 @@
+// Inbox: on a phone, fold the filter and saved-view panels until they are opened.
+(function () {
+  "use strict";
+
+  if (!window.matchMedia("(max-width: 576px)").matches) {
+    return;
+  }
+  document.querySelectorAll("details[data-fold-on-phone]").forEach(function (panel) {
+    panel.open = false;
+  });
+})();
+
 // Inbox: a "select all" box for the bulk actions, shown only when scripts run.
 (function () {
   "use strict";
