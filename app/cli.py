@@ -26,6 +26,7 @@ from processes import registry
 from processes.errors import WenmingError
 from processes.functions import parse_instant
 from processes.lint import KNOWN_LANES
+from scheduler.cli import scheduler_cli
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def register_cli(app: Flask) -> None:
     """Add Wenming's command groups to the app's `flask` command."""
     for group in (demo_cli, process_cli, cycle_cli, user_cli, timer_cli):
         app.cli.add_command(group)
+    app.cli.add_command(scheduler_cli)
 
 
 def _fail(error: WenmingError) -> None:

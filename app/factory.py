@@ -21,6 +21,7 @@ from app.config import load_config
 from app.errors import register_error_handlers
 from app.extensions import babel, csrf, db, login_manager, migrate, set_sqlite_pragmas
 from app.timezones import localtime
+from scheduler.runtime import start_in_process
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def build_app(test_config: dict | None = None) -> Flask:
     register_commands(app)
     app.before_request(remember_language)
     app.after_request(add_security_headers)
+    # Started on the first request, so that `flask` commands never start one.
+    app.before_request(lambda: start_in_process(app))
 
     logger.info(
         "Wenming started (%s, database %s)",

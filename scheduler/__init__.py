@@ -1,4 +1,5 @@
-"""The scheduler process: opens cycles, fires BPMN timers and sends e-mail.
+"""The scheduler process: fires due BPMN timers on a schedule, one leader at a time.
 
-Until it runs, due timers are fired with `flask timer fire` (see the README).
+`flask scheduler run` is the production process; in development the web process runs
+it in-process (WENMING_SCHEDULER=in_process).
 """

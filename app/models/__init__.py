@@ -7,6 +7,7 @@ from app.models.cycle import Cycle
 from app.models.indicators import Indicator, IndicatorSystem
 from app.models.notification import Notification
 from app.models.organisation import Office, Unit, User
+from app.models.outbox import OutboxMessage
 from app.models.process import (
     HumanTask,
     ProcessDefinition,
@@ -37,6 +38,7 @@ __all__ = [
     "IndicatorSystem",
     "Notification",
     "Office",
+    "OutboxMessage",
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessVersion",

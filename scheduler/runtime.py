@@ -1,0 +1,148 @@
+"""Build, run and stop the scheduler: a separate process or, in development, a thread.
+
+Jobs are kept in the application's database (table `apscheduler_jobs`) so that a
+process taking over as leader sees the same schedule.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+from datetime import UTC
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from app.extensions import db
+from scheduler import jobs
+from scheduler.lock import POLL_SECONDS, LeaderLock, database_url, leader_lock_for
+
+logger = logging.getLogger(__name__)
+
+JOB_TABLE = "apscheduler_jobs"
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+TIMER_JOB_ID = "wenming.fire_due_timers"
+TIMER_INTERVAL_SECONDS = 60
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+_in_process: BaseScheduler | None = None
+_in_process_guard = threading.Lock()
+
+
+def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
+    """Return a scheduler with the database job store and Wenming's jobs added."""
+    url = database_url(app).render_as_string(hide_password=False)
+    store = SQLAlchemyJobStore(url=url, tablename=JOB_TABLE)
+    kind = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = kind(
+        jobstores={"default": store},
+        job_defaults=dict(JOB_DEFAULTS),
+        timezone=UTC,
+    )
+
+    jobs.bind_app(app)
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="interval",
+        seconds=TIMER_INTERVAL_SECONDS,
+        args=["fire_due_timers"],
+        id=TIMER_JOB_ID,
+        name="Fire due BPMN timers",
+        replace_existing=True,
+    )
+    return scheduler
+
+
+def run(app: Flask, *, poll_seconds: float = POLL_SECONDS) -> None:
+    """Wait to be the leader, then run the jobs until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    lock = leader_lock_for(app)
+    state: dict[str, BaseScheduler] = {}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logger.info("scheduler received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+        if "scheduler" in state and state["scheduler"].running:
+            state["scheduler"].shutdown(wait=False)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _STOP_SIGNALS}
+    try:
+        if lock.acquire(poll_seconds=poll_seconds, stop=stop):
+            _run_as_leader(app, state, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        lock.release()
+        _dispose(app)
+        logger.info("scheduler stopped")
+
+
+def _run_as_leader(
+    app: Flask, state: dict[str, BaseScheduler], stop: threading.Event
+) -> None:
+    scheduler = build_scheduler(app, blocking=True)
+    state["scheduler"] = scheduler
+    if stop.is_set():
+        return
+
+    logger.info("scheduler started; jobs: %s", ", ".join(jobs.JOBS))
+    scheduler.start()
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def start_in_process(app: Flask) -> BaseScheduler | None:
+    """Start a background scheduler once per process when the app is set up for it.
+
+    Runs only with WENMING_SCHEDULER=in_process, never under TESTING, never in the
+    reloader's watching parent, and not while another process holds the leader lock.
+    """
+    global _in_process
+    if _in_process is not None or not _wants_in_process(app):
+        return _in_process
+
+    with _in_process_guard:
+        if _in_process is not None:
+            return _in_process
+        lock = leader_lock_for(app)
+        if not lock.try_acquire():
+            logger.info("another scheduler is running; none started in this process")
+            return None
+
+        scheduler = build_scheduler(app, blocking=False)
+        scheduler.start()
+        atexit.register(_stop_in_process, scheduler, lock)
+        _in_process = scheduler
+        logger.info("scheduler started inside the web process")
+        return scheduler
+
+
+def _wants_in_process(app: Flask) -> bool:
+    if app.config.get("TESTING"):
+        return False
+    if app.config.get("WENMING_SCHEDULER") != "in_process":
+        return False
+    return not _is_reloader_parent(app)
+
+
+def _is_reloader_parent(app: Flask) -> bool:
+    # The reloader (on with debug) runs the server in a child that has this mark.
+    return app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
+
+
+def _stop_in_process(scheduler: BaseScheduler, lock: LeaderLock) -> None:
+    global _in_process
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    lock.release()
+    _in_process = None
