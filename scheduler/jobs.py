@@ -12,7 +12,8 @@ from collections.abc import Callable
 from flask import Flask
 
 from app.extensions import db
-from app.services import timers
+from app.models import utcnow
+from app.services import mail, timers
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,22 @@ def _add(total: timers.TimerReport, report: timers.TimerReport) -> None:
     total.failed += report.failed
 
 
+def send_mail_job(app: Flask) -> mail.SendReport:
+    """Send the e-mail that is due from the outbox, each message once."""
+    with app.app_context():
+        try:
+            smtp = mail.SmtpSettings.from_config(app.config)
+            report = mail.send_due(db.session, smtp=smtp, now=utcnow())
+        finally:
+            db.session.remove()
+    if report.sent or report.failed:
+        logger.info("e-mail sent: %s, failed for good: %s", report.sent, report.failed)
+    return report
+
+
 JOBS: dict[str, Callable[[Flask], object]] = {
     "fire_due_timers": fire_due_timers_job,
+    "send_mail": send_mail_job,
 }
 
 

@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 TIMER_JOB_ID = "wenming.fire_due_timers"
+MAIL_JOB_ID = "wenming.send_mail"
 TIMER_INTERVAL_SECONDS = 60
+MAIL_INTERVAL_SECONDS = 60
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _in_process: BaseScheduler | None = None
@@ -54,6 +56,15 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
         args=["fire_due_timers"],
         id=TIMER_JOB_ID,
         name="Fire due BPMN timers",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="interval",
+        seconds=MAIL_INTERVAL_SECONDS,
+        args=["send_mail"],
+        id=MAIL_JOB_ID,
+        name="Send due e-mail",
         replace_existing=True,
     )
     return scheduler

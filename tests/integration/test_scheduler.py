@@ -17,9 +17,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from app.models import AuditEvent, Base
-from scheduler import runtime
+from scheduler import jobs, runtime
 from scheduler.jobs import fire_due_timers_job
 from scheduler.lock import FileLeaderLock, PostgresLeaderLock, lock_file_path
+from tests.integration.test_mail import queue, smtp_server  # noqa: F401
 
 
 def reminder_count(session) -> int:
@@ -167,7 +168,7 @@ def test_build_scheduler_registers_the_timer_job(app):
         assert "apscheduler_jobs" in inspect(engine).get_table_names()
         with engine.connect() as connection:
             ids = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars()
-            assert list(ids) == [runtime.TIMER_JOB_ID]
+            assert sorted(ids) == sorted([runtime.MAIL_JOB_ID, runtime.TIMER_JOB_ID])
     finally:
         engine.dispose()
 
@@ -182,7 +183,8 @@ def test_building_twice_keeps_one_stored_job(app):
     scheduler = runtime.build_scheduler(app, blocking=False)
     scheduler.start(paused=True)
     try:
-        assert [job.id for job in scheduler.get_jobs()] == [runtime.TIMER_JOB_ID]
+        stored = sorted(job.id for job in scheduler.get_jobs())
+        assert stored == sorted([runtime.MAIL_JOB_ID, runtime.TIMER_JOB_ID])
     finally:
         scheduler.shutdown(wait=False)
 
@@ -242,3 +244,19 @@ def _read_until(process, marker: str, *, deadline: float) -> str:
         if marker in line:
             return "".join(lines)
     raise AssertionError("scheduler did not start:\n" + "".join(lines))
+
+
+def test_mail_job_sends_the_outbox_once(app, session, request):
+    """The scheduler's mail job delivers a queued message to the SMTP server, once."""
+    server = request.getfixturevalue("smtp_server")
+    app.config.update(
+        WENMING_SMTP_HOST=server.settings.host,
+        WENMING_SMTP_PORT=server.settings.port,
+        WENMING_SMTP_STARTTLS=False,
+    )
+    queue(session, "job:1", subject="提醒")
+
+    jobs.send_mail_job(app)
+    jobs.send_mail_job(app)
+
+    assert [str(m["Subject"]) for m in server.messages] == ["提醒"]
