@@ -57,8 +57,7 @@ def build_app(test_config: dict | None = None) -> Flask:
     register_commands(app)
     app.before_request(remember_language)
     app.after_request(add_security_headers)
-    # Started on the first request, so that `flask` commands never start one.
-    app.before_request(lambda: start_in_process(app))
+    app.before_request(_scheduler_starter(app))
 
     logger.info(
         "Wenming started (%s, database %s)",
@@ -66,6 +65,19 @@ def build_app(test_config: dict | None = None) -> Flask:
         _database_label(app),
     )
     return app
+
+
+def _scheduler_starter(app: Flask):
+    """Return a request hook that starts the in-process scheduler on first use.
+
+    Starting on the first request, not at build time, keeps `flask` commands (which
+    build the app too) from starting a scheduler of their own.
+    """
+
+    def start_scheduler() -> None:
+        start_in_process(app)
+
+    return start_scheduler
 
 
 def configure_logging(level: str) -> None:

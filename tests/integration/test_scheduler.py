@@ -16,6 +16,7 @@ import time_machine
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine, func, inspect, select, text
 
+from app.extensions import db
 from app.models import AuditEvent, Base
 from scheduler import jobs, runtime
 from scheduler.jobs import fire_due_timers_job
@@ -260,3 +261,26 @@ def test_mail_job_sends_the_outbox_once(app, session, request):
     jobs.send_mail_job(app)
 
     assert [str(m["Subject"]) for m in server.messages] == ["提醒"]
+
+
+def test_in_process_start_does_not_disturb_requests(monkeypatch, tmp_path):
+    """Whatever starting the scheduler returns, pages keep answering normally."""
+    from app import create_app, factory
+
+    started = []
+    monkeypatch.setattr(
+        factory, "start_in_process", lambda app: started.append(app) or object()
+    )
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'w.db'}",
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "WENMING_UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert started == [app]
