@@ -72,14 +72,21 @@ def _spec_json(session: Session, version_id: int) -> str:
     return session.execute(query).scalar_one()
 
 
-def called_process_ids(xml: bytes) -> set[str]:
-    """Return the process ids a diagram calls but does not define itself."""
+def _root(xml: bytes):
+    """Parse a diagram with entities, DTDs and network off; None if unreadable."""
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     try:
-        root = etree.fromstring(xml, parser)
+        return etree.fromstring(xml, parser)
     except (etree.XMLSyntaxError, ValueError):
+        return None
+
+
+def called_process_ids(xml: bytes) -> set[str]:
+    """Return the process ids a diagram calls but does not define itself."""
+    root = _root(xml)
+    if root is None:
         return set()
     called = {
         el.get("calledElement")
@@ -256,9 +263,7 @@ def deployment_order(paths: list[Path]) -> list[Path]:
 
 
 def _defined_process_ids(xml: bytes) -> set[str]:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    try:
-        root = etree.fromstring(xml, parser)
-    except (etree.XMLSyntaxError, ValueError):
+    root = _root(xml)
+    if root is None:
         return set()
     return {el.get("id") for el in root.iter(f"{{{BPMN_NS}}}process")}

@@ -19,10 +19,7 @@ logger = logging.getLogger(__name__)
 
 def get_task(session: Session, user: User, task_id: int) -> HumanTask:
     """Return a human task the user may see, or raise NotFound."""
-    task = session.get(HumanTask, task_id)
-    if task is None or not scope.sees_path(user, task.office_path):
-        raise NotFound(f"task {task_id} does not exist or is outside your scope")
-    return task
+    return _visible(user, task_id, session.get(HumanTask, task_id))
 
 
 def _task_with_instance(session: Session, user: User, task_id: int) -> HumanTask:
@@ -33,7 +30,10 @@ def _task_with_instance(session: Session, user: User, task_id: int) -> HumanTask
         .where(HumanTask.id == task_id)
         .execution_options(populate_existing=True)
     )
-    task = session.scalars(query).first()
+    return _visible(user, task_id, session.scalars(query).first())
+
+
+def _visible(user: User, task_id: int, task: HumanTask | None) -> HumanTask:
     if task is None or not scope.sees_path(user, task.office_path):
         raise NotFound(f"task {task_id} does not exist or is outside your scope")
     return task
