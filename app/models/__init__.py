@@ -3,7 +3,7 @@
 from app.models.api import ApiToken
 from app.models.audit import AuditEvent, record_event
 from app.models.base import Base, utcnow
-from app.models.cycle import Cycle
+from app.models.cycle import Cycle, CycleSchedule
 from app.models.indicators import Indicator, IndicatorSystem
 from app.models.notification import Notification
 from app.models.organisation import Office, Unit, User
@@ -14,7 +14,9 @@ from app.models.process import (
     ProcessInstance,
     ProcessVersion,
 )
+from app.models.results import CycleResult, UnitDeduction
 from app.models.saved_filter import SavedFilter
+from app.models.titles import TitleChange, TitleObjection, TitleReview
 from app.models.work import (
     Archive,
     EvidenceFile,
@@ -32,6 +34,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Cycle",
+    "CycleResult",
+    "CycleSchedule",
     "EvidenceFile",
     "HumanTask",
     "Indicator",
@@ -49,7 +53,11 @@ __all__ = [
     "SavedFilter",
     "Submission",
     "SubmissionResponse",
+    "TitleChange",
+    "TitleObjection",
+    "TitleReview",
     "Unit",
+    "UnitDeduction",
     "User",
     "record_event",
     "utcnow",

@@ -28,6 +28,9 @@ class IndicatorSystem(Base):
     base_points: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=100)
     bonus_cap: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=10)
     grade_thresholds: Mapped[dict] = mapped_column(default=dict)
+    # Late submission costs points per day late (started days count), up to a cap.
+    late_points_per_day: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=1)
+    late_points_cap: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=5)
     published: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

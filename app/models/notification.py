@@ -24,3 +24,5 @@ class Notification(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+    # When the notification went out by e-mail, on its own or in a digest.
+    mailed_at: Mapped[datetime | None]

@@ -13,6 +13,7 @@ from app.models.base import Base, utcnow
 OFFICE_LEVELS = ("province", "city", "county")
 TITLE_LEVELS = ("county", "city", "province", "national")
 TITLE_STATUSES = ("none", "applying", "creating", "named", "yellow_card", "revoked")
+EMAIL_MODES = ("immediate", "digest", "off")
 ROLES = ("admin", "office_admin", "reviewer", "liaison", "unit_leader")
 
 
@@ -74,6 +75,7 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(10))
+    email_mode: Mapped[str] = mapped_column(String(10), default="immediate")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     office: Mapped[Office | None] = relationship()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
 class OutboxMessage(Base):
@@ -29,3 +29,5 @@ class OutboxMessage(Base):
     sending_started_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A reminder about a task is not sent once the task is done.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_tasks.id"))
