@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from app.cycles.cli import schedule_cli
 from app.extensions import db
 from app.models import (
     Base,
@@ -18,8 +19,9 @@ from app.models import (
     IndicatorSystem,
     ProcessDefinition,
     ProcessInstance,
+    utcnow,
 )
-from app.services import cycles, demo, organisation, timers
+from app.services import cycles, demo, organisation, scoring, timers
 from app.services.base import transaction
 from forms.registry import FORM_KEYS
 from processes import registry
@@ -44,6 +46,7 @@ def register_cli(app: Flask) -> None:
     for group in (demo_cli, process_cli, cycle_cli, user_cli, timer_cli):
         app.cli.add_command(group)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(schedule_cli)
 
 
 def _fail(error: WenmingError) -> None:
@@ -201,7 +204,22 @@ def process_list() -> None:
 @click.option("--city-review-due", required=True, help="ISO date-time.")
 @click.option("--province-review-due", required=True, help="ISO date-time.")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1))
-def cycle_open(office_code, name, system_code, batch_size, **dues) -> None:
+@click.option(
+    "--unit-type",
+    "unit_types",
+    multiple=True,
+    help="Issue only to units of this type (repeatable), e.g. school.",
+)
+@click.option(
+    "--title-level",
+    "title_levels",
+    multiple=True,
+    type=click.Choice(cycles.TITLE_LEVEL_FILTERS),
+    help="Issue only to units holding this title level (repeatable); none = no title.",
+)
+def cycle_open(
+    office_code, name, system_code, batch_size, unit_types, title_levels, **dues
+) -> None:
     """Open a cycle and issue its creation task to every unit in the office's scope."""
     session = db.session
     try:
@@ -213,6 +231,8 @@ def cycle_open(office_code, name, system_code, batch_size, **dues) -> None:
                 office=office,
                 name=name,
                 indicator_system=system,
+                unit_types=list(unit_types),
+                title_levels=list(title_levels),
                 **{key: _instant(key, value) for key, value in dues.items()},
             )
         with click.progressbar(length=1, label="Issuing") as bar:
@@ -254,6 +274,27 @@ def _latest_system(session, code: str) -> IndicatorSystem:
     if system is None:
         raise click.ClickException(f"no indicator system has the code {code!r}")
     return system
+
+
+@cycle_cli.command("close")
+@click.argument("cycle_id", type=int)
+def cycle_close(cycle_id: int) -> None:
+    """Close a cycle and score its units; on a closed cycle, recompute the results."""
+    session = db.session
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise click.ClickException(f"no cycle has the id {cycle_id}")
+    try:
+        report = scoring.close_cycle(session, cycle, now=utcnow())
+    except WenmingError as error:
+        _fail(error)
+    verb = "closed" if report.first_close else "recomputed"
+    click.echo(
+        f"Cycle {cycle_id} {verb}: {report.scored} units scored, "
+        f"{report.overdue} overdue, {report.title_reviews} title reviews started."
+    )
+    if report.title_review_error:
+        click.echo(f"Title reviews did not start: {report.title_review_error}")
 
 
 @cycle_cli.command("list")

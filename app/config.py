@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -20,6 +21,7 @@ LOCALES = ("zh_Hans", "en")
 SCHEDULER_MODES = ("in_process", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET_KEY_LENGTH = 16
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 SECRET_KEY_FILE = "secret_key"
 
 CONFIG_VARIABLES: list[tuple[str, str, str]] = [
@@ -50,10 +52,25 @@ CONFIG_VARIABLES: list[tuple[str, str, str]] = [
     ("WENMING_SMTP_STARTTLS", "true", "upgrade the SMTP connection with STARTTLS"),
     ("WENMING_MAIL_FROM", "wenming@localhost", "sender address of e-mail"),
     (
+        "WENMING_BASE_URL",
+        "http://127.0.0.1:5000",
+        "address of the site, used for links in e-mail",
+    ),
+    (
+        "WENMING_DIGEST_HOUR",
+        "8",
+        "hour (0-23, in WENMING_TIMEZONE) at which the daily e-mail digest goes out",
+    ),
+    (
         "WENMING_SCHEDULER",
         "in_process (development), off (production)",
         "in_process runs the scheduler inside the web process; off leaves it to "
         "`flask scheduler run`",
+    ),
+    (
+        "WENMING_SCHEDULER_INTERVAL_SECONDS",
+        "60",
+        "how often the scheduler fires due timers and sends e-mail",
     ),
     ("WENMING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 ]
@@ -117,6 +134,11 @@ def read_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "WENMING_SMTP_STARTTLS": _boolean(environ, "WENMING_SMTP_STARTTLS", True),
         "WENMING_MAIL_FROM": _value(environ, "WENMING_MAIL_FROM")
         or "wenming@localhost",
+        "WENMING_BASE_URL": _base_url(environ, "WENMING_BASE_URL"),
+        "WENMING_DIGEST_HOUR": _integer(environ, "WENMING_DIGEST_HOUR", 8, 0, 23),
+        "WENMING_SCHEDULER_INTERVAL_SECONDS": _integer(
+            environ, "WENMING_SCHEDULER_INTERVAL_SECONDS", 60, 1, 3600
+        ),
         "WENMING_SCHEDULER": _choice(
             environ, "WENMING_SCHEDULER", SCHEDULER_MODES, scheduler_default
         ),
@@ -275,6 +297,17 @@ def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() not in words:
         raise ConfigError(f"{name} is {raw!r}; set it to true or false.")
     return words[raw.lower()]
+
+
+def _base_url(environ: Mapping[str, str], name: str) -> str:
+    value = _value(environ, name) or DEFAULT_BASE_URL
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{name} is {value!r}; set it to the address people open the site "
+            "at, such as https://wenming.example.gov.cn"
+        )
+    return value.rstrip("/")
 
 
 def _timezone(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import event
 from app.config import load_config
 from app.errors import register_error_handlers
 from app.extensions import babel, csrf, db, login_manager, migrate, set_sqlite_pragmas
+from app.services import notification_mail
 from app.timezones import localtime
 from scheduler.runtime import start_in_process
 
@@ -51,6 +52,7 @@ def build_app(test_config: dict | None = None) -> Flask:
     compile_translations(Path(app.root_path) / "translations")
 
     init_extensions(app)
+    notification_mail.configure(app.config)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -135,16 +137,23 @@ def register_blueprints(app: Flask) -> None:
     from app.api.views import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.auth.views import unauthorized
+    from app.cycles.views import bp as cycles_bp
     from app.inbox.views import bp as inbox_bp
     from app.instances.views import bp as instances_bp
     from app.main.views import bp as main_bp
+    from app.results.views import bp as results_bp
     from app.tasks.views import bp as tasks_bp
+    from app.titles.views import bp as titles_bp
 
-    for blueprint in (api_bp, auth_bp, inbox_bp, instances_bp, main_bp, tasks_bp):
+    areas = (api_bp, auth_bp, cycles_bp, inbox_bp, instances_bp, main_bp, tasks_bp)
+    for blueprint in (*areas, results_bp, titles_bp):
         app.register_blueprint(blueprint)
     login_manager.unauthorized_handler(unauthorized)
     add_nav_link(app, "main.index", _l("Home"))
     add_nav_link(app, "inbox.index", _l("Inbox"))
+    staff = ("admin", "office_admin", "reviewer")
+    add_nav_link(app, "cycles.index", _l("Cycles"), roles=staff)
+    add_nav_link(app, "titles.units", _l("Units"))
     add_nav_link(app, "auth.profile", _l("Profile"))
 
 

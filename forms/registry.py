@@ -46,6 +46,24 @@ FORMS = (
         ("county", "city", "province", "office"),
         "Accept or reject each rectified item; pass or order another round.",
     ),
+    FormInfo(
+        "title_propose",
+        "称号处理意见 Title proposal",
+        ("county", "city", "province", "office"),
+        "Propose to keep, warn, order rectification within days, or revoke a title.",
+    ),
+    FormInfo(
+        "title_approve",
+        "称号处理审批 Title approval",
+        ("city", "province", "office"),
+        "Approve a title proposal for public notice or send it back with an opinion.",
+    ),
+    FormInfo(
+        "title_objections",
+        "公示异议处理 Notice objections",
+        ("city", "province", "office"),
+        "Weigh the objections raised in the notice; uphold or change the proposal.",
+    ),
 )
 
 FORM_KEYS = {form.key: form for form in FORMS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+
+from forms import title_forms
 
 RECTIFY_ROWS = 5
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -343,6 +346,9 @@ _BUILDERS = {
     "review": _review,
     "rectification": _rectification,
     "verification": _verification,
+    "title_propose": partial(title_forms.proposal_form, TaskForm),
+    "title_approve": partial(title_forms.approval_form, TaskForm),
+    "title_objections": partial(title_forms.objections_form, TaskForm),
 }
 _READERS = {
     "unit_submission": _read_submission,
@@ -350,4 +356,7 @@ _READERS = {
     "review": _read_review,
     "rectification": _read_rectification,
     "verification": _read_verification,
+    "title_propose": title_forms.read_proposal,
+    "title_approve": title_forms.read_approval,
+    "title_objections": title_forms.read_objections,
 }

@@ -155,6 +155,21 @@ def fire_timers(workflow: SpiffWorkflow) -> None:
     run_engine_steps(workflow)
 
 
+def set_waiting_data(workflow: SpiffWorkflow, bpmn_id: str, values: dict) -> int:
+    """Merge values into the data of the waiting events with this id; count them."""
+    waiting = [
+        task
+        for task in workflow.get_tasks(state=SpiffTaskState.WAITING)
+        if task.task_spec.bpmn_id == bpmn_id
+    ]
+    for task in waiting:
+        task.data.update(values)
+        # A firing event merges its parent's data over its own: set both.
+        if task.parent is not None:
+            task.parent.data.update(values)
+    return len(waiting)
+
+
 def next_timer_due(workflow: SpiffWorkflow) -> datetime | None:
     """Return when the earliest pending timer of the workflow falls due."""
     due_times = []

@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from processes import effects
 
 OUTCOMES = ("approved", "failed", "rectification_failed")
+TITLE_DECISIONS = ("keep", "yellow_card", "rectify", "revoke")
 
 
 def parse_instant(value: str) -> datetime:
@@ -70,6 +71,20 @@ def archive(outcome: str) -> None:
     effects.emit("archive", outcome=outcome)
 
 
+def public_notice(ends_at: str) -> None:
+    """Ask the platform to publish a title decision until the notice ends."""
+    effects.emit("title_notice", ends_at=parse_instant(str(ends_at)).isoformat())
+
+
+def change_title(decision: str, rectify_days: int | None = None) -> None:
+    """Ask the platform to put a title decision into effect for the unit."""
+    if decision not in TITLE_DECISIONS:
+        raise ValueError(f"title decision must be one of {', '.join(TITLE_DECISIONS)}")
+    if decision == "rectify" and not isinstance(rectify_days, int):
+        raise ValueError("a decision to rectify needs the number of days")
+    effects.emit("title_change", decision=decision, rectify_days=rectify_days)
+
+
 DIAGRAM_FUNCTIONS = {
     "now": now,
     "add_duration": add_duration,
@@ -78,4 +93,6 @@ DIAGRAM_FUNCTIONS = {
     "notify": notify,
     "escalate": escalate,
     "archive": archive,
+    "public_notice": public_notice,
+    "change_title": change_title,
 }

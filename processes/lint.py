@@ -24,7 +24,16 @@ from processes.scripting import SERVICE_TASKS_UNSUPPORTED, check_script
 
 KNOWN_LANES = frozenset({"unit", "unit_leader", "county", "city", "province", "office"})
 KNOWN_FORM_KEYS = frozenset(
-    {"unit_submission", "leader_signoff", "review", "rectification", "verification"}
+    {
+        "unit_submission",
+        "leader_signoff",
+        "review",
+        "rectification",
+        "verification",
+        "title_propose",
+        "title_approve",
+        "title_objections",
+    }
 )
 
 MODEL_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -234,6 +234,37 @@ def fire_timers(
     return StepResult(instance, effects, ready)
 
 
+def set_waiting_data(
+    session: Session,
+    instance_id: int,
+    bpmn_id: str,
+    values: dict,
+    *,
+    actor_id: int | None = None,
+) -> ProcessInstance:
+    """Give a waiting event new data its diagram routes on once it fires.
+
+    Raises Conflict when the instance no longer waits at that event, e.g. because
+    its timer fired first.
+    """
+    instance = load_instance(session, instance_id)
+    version_seen = instance.lock_version
+    workflow = load_workflow(session, instance)
+    if engine.set_waiting_data(workflow, bpmn_id, values) == 0:
+        raise Conflict(f"the process no longer waits at {bpmn_id}; reload the page")
+
+    _save(session, instance, workflow, version_seen)
+    record_event(
+        session,
+        "instance.data_set",
+        actor_id=actor_id,
+        instance_id=instance.id,
+        task=bpmn_id,
+        keys=sorted(values),
+    )
+    return instance
+
+
 def mark_failed(session: Session, instance_id: int, message: str) -> None:
     """Take an instance out of timer processing after its diagram failed."""
     session.execute(

@@ -13,12 +13,22 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import utcnow
-from app.services import mail, timers
+from app.services import (
+    cycles,
+    mail,
+    notification_mail,
+    schedules,
+    scoring,
+    timers,
+)
+from scheduler import schedule_sync
 
 logger = logging.getLogger(__name__)
 
 TIMER_BATCH_SIZE = 500
 MAX_TIMER_BATCHES = 100
+MAIL_BATCH_SIZE = 200
+MAX_MAIL_BATCHES = 50
 
 _bound_app: Flask | None = None
 
@@ -57,21 +67,107 @@ def _add(total: timers.TimerReport, report: timers.TimerReport) -> None:
 
 
 def send_mail_job(app: Flask) -> mail.SendReport:
-    """Send the e-mail that is due from the outbox, each message once."""
+    """Send the e-mail that is due from the outbox, batch by batch, each once."""
+    total = mail.SendReport()
     with app.app_context():
         try:
             smtp = mail.SmtpSettings.from_config(app.config)
-            report = mail.send_due(db.session, smtp=smtp, now=utcnow())
+            for _ in range(MAX_MAIL_BATCHES):
+                report = mail.send_due(
+                    db.session, smtp=smtp, now=utcnow(), batch_size=MAIL_BATCH_SIZE
+                )
+                _add_mail(total, report)
+                # A short batch means the outbox is empty; trouble means try later.
+                if _mail_handled(report) < MAIL_BATCH_SIZE or report.retrying:
+                    break
         finally:
             db.session.remove()
-    if report.sent or report.failed:
-        logger.info("e-mail sent: %s, failed for good: %s", report.sent, report.failed)
+    if total.sent or total.failed or total.cancelled:
+        logger.info(
+            "e-mail sent: %s, cancelled: %s, failed for good: %s",
+            total.sent,
+            total.cancelled,
+            total.failed,
+        )
+    return total
+
+
+def _mail_handled(report: mail.SendReport) -> int:
+    return (
+        report.sent
+        + report.retrying
+        + report.failed
+        + report.released
+        + report.cancelled
+    )
+
+
+def _add_mail(total: mail.SendReport, report: mail.SendReport) -> None:
+    for name in ("sent", "retrying", "failed", "recovered", "released", "cancelled"):
+        setattr(total, name, getattr(total, name) + getattr(report, name))
+
+
+def send_digest_job(app: Flask) -> notification_mail.DigestReport:
+    """Queue the daily e-mail digest for users who chose one, once its hour came."""
+    now, hour = utcnow(), app.config["WENMING_DIGEST_HOUR"]
+    if not notification_mail.digest_hour_reached(now, hour):
+        return notification_mail.DigestReport()
+    with app.app_context():
+        try:
+            report = notification_mail.send_digests(db.session, now=now)
+        finally:
+            db.session.remove()
     return report
+
+
+def issue_cycles_job(app: Flask) -> list[int]:
+    """Issue every cycle whose issuance has not finished (new or interrupted)."""
+    with app.app_context():
+        try:
+            return cycles.issue_pending(db.session)
+        finally:
+            db.session.remove()
+
+
+def sync_schedules_job(app: Flask) -> schedule_sync.SyncReport | None:
+    """Match this process's schedule jobs to the active cycle schedules."""
+    return schedule_sync.sync_bound(app)
+
+
+def open_schedule_job(app: Flask, schedule_id: int) -> int | None:
+    """Open the current period's cycle of a schedule; return the cycle id."""
+    with app.app_context():
+        try:
+            cycle = schedules.open_scheduled(db.session, schedule_id, utcnow())
+            return cycle.id if cycle else None
+        finally:
+            db.session.remove()
+
+
+def run_schedule(schedule_id: int) -> None:
+    """Open a schedule's cycle against the bound app (a schedule job's entry point)."""
+    if _bound_app is None:
+        logger.error("schedule %s skipped: no application is bound", schedule_id)
+        return
+    open_schedule_job(_bound_app, schedule_id)
+
+
+def close_due_cycles_job(app: Flask) -> list[int]:
+    """Close and score every auto-closing cycle whose close time has come."""
+    with app.app_context():
+        try:
+            return scoring.close_due_cycles(db.session, now=utcnow())
+        finally:
+            db.session.remove()
 
 
 JOBS: dict[str, Callable[[Flask], object]] = {
     "fire_due_timers": fire_due_timers_job,
     "send_mail": send_mail_job,
+    "close_due_cycles": close_due_cycles_job,
+    "send_digest": send_digest_job,
+    "issue_cycles": issue_cycles_job,
+    "sync_schedules": sync_schedules_job,
 }
 
 

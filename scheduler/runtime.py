@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.extensions import db
-from scheduler import jobs
+from scheduler import jobs, schedule_sync
 from scheduler.lock import POLL_SECONDS, LeaderLock, database_url, leader_lock_for
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,16 @@ JOB_TABLE = "apscheduler_jobs"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 TIMER_JOB_ID = "wenming.fire_due_timers"
 MAIL_JOB_ID = "wenming.send_mail"
+DIGEST_JOB_ID = "wenming.send_digest"
 TIMER_INTERVAL_SECONDS = 60
 MAIL_INTERVAL_SECONDS = 60
+DIGEST_HOUR = 8
+SYNC_JOB_ID = "wenming.sync_schedules"
+ISSUE_JOB_ID = "wenming.issue_cycles"
+SYNC_INTERVAL_SECONDS = 60
+ISSUE_INTERVAL_SECONDS = 15
+CLOSE_JOB_ID = "wenming.close_due_cycles"
+CLOSE_INTERVAL_SECONDS = 300
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _in_process: BaseScheduler | None = None
@@ -49,10 +57,11 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     )
 
     jobs.bind_app(app)
+    interval = app.config.get("WENMING_SCHEDULER_INTERVAL_SECONDS")
     scheduler.add_job(
         jobs.run_job,
         trigger="interval",
-        seconds=TIMER_INTERVAL_SECONDS,
+        seconds=interval or TIMER_INTERVAL_SECONDS,
         args=["fire_due_timers"],
         id=TIMER_JOB_ID,
         name="Fire due BPMN timers",
@@ -61,13 +70,58 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     scheduler.add_job(
         jobs.run_job,
         trigger="interval",
-        seconds=MAIL_INTERVAL_SECONDS,
+        seconds=interval or MAIL_INTERVAL_SECONDS,
         args=["send_mail"],
         id=MAIL_JOB_ID,
         name="Send due e-mail",
         replace_existing=True,
     )
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="cron",
+        hour=app.config.get("WENMING_DIGEST_HOUR", DIGEST_HOUR),
+        minute=0,
+        timezone=app.config.get("WENMING_TIMEZONE", "Asia/Shanghai"),
+        args=["send_digest"],
+        id=DIGEST_JOB_ID,
+        name="Queue the daily e-mail digest",
+        replace_existing=True,
+    )
+    _add_cycle_jobs(scheduler)
     return scheduler
+
+
+def _add_cycle_jobs(scheduler: BaseScheduler) -> None:
+    """Add the jobs that open scheduled cycles, finish their issuance, close them."""
+    schedule_sync.bind_scheduler(scheduler)
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="interval",
+        seconds=SYNC_INTERVAL_SECONDS,
+        next_run_time=datetime.now(UTC),
+        args=["sync_schedules"],
+        id=SYNC_JOB_ID,
+        name="Match schedule jobs to cycle schedules",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="interval",
+        seconds=ISSUE_INTERVAL_SECONDS,
+        args=["issue_cycles"],
+        id=ISSUE_JOB_ID,
+        name="Issue cycles whose issuance has not finished",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="interval",
+        seconds=CLOSE_INTERVAL_SECONDS,
+        args=["close_due_cycles"],
+        id=CLOSE_JOB_ID,
+        name="Close and score cycles whose close time has come",
+        replace_existing=True,
+    )
 
 
 def run(app: Flask, *, poll_seconds: float = POLL_SECONDS) -> None:

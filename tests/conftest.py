@@ -15,6 +15,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Base
 from processes.registry import SPEC_CACHE
+from scheduler.runtime import JOB_TABLE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "WENMING_TEST_DATABASE_URL"
@@ -91,6 +92,8 @@ def database_url(request, tmp_path):
     with engine.begin() as connection:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # The scheduler's job store is not one of the models' tables.
+        connection.execute(text(f"DROP TABLE IF EXISTS {JOB_TABLE}"))
     engine.dispose()
 
 

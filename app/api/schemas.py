@@ -109,6 +109,52 @@ FORM_FIELDS: dict[str, list[dict]] = {
             required=False,
         ),
     ],
+    "title_propose": [
+        _field(
+            "proposal",
+            "string",
+            "keep, yellow_card, rectify or revoke",
+            enum=["keep", "yellow_card", "rectify", "revoke"],
+        ),
+        _field(
+            "rectify_days",
+            "integer",
+            "when rectifying: whole days from 1 to 365",
+            required=False,
+        ),
+        _field("reason", "string", "at most 2000 characters", required=True),
+    ],
+    "title_approve": [
+        _field("decision", "string", "approve or return", enum=["approve", "return"]),
+        _field(
+            "opinion",
+            "string",
+            "required when returning; at most 2000 characters",
+            required=False,
+        ),
+    ],
+    "title_objections": [
+        _field("decision", "string", "uphold or change", enum=["uphold", "change"]),
+        _field(
+            "proposal",
+            "string",
+            "when changing: keep, yellow_card, rectify or revoke",
+            enum=["keep", "yellow_card", "rectify", "revoke"],
+            required=False,
+        ),
+        _field(
+            "rectify_days",
+            "integer",
+            "when changing to rectify: whole days from 1 to 365",
+            required=False,
+        ),
+        _field(
+            "opinion",
+            "string",
+            "required when changing; at most 2000 characters",
+            required=False,
+        ),
+    ],
 }
 
 

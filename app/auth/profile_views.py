@@ -7,13 +7,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import PasswordField, RadioField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.auth.views import bp
 from app.extensions import db
 from app.main.views import LEVEL_LABELS, ROLE_LABELS
-from app.services import tokens
+from app.models import User
+from app.services import notification_mail, tokens
 from processes.errors import InvalidInput, Unauthorized
 
 
@@ -33,11 +34,45 @@ class TokenForm(FlaskForm):
     submit = SubmitField(_l("Create token"))
 
 
+EMAIL_MODE_LABELS = {
+    "immediate": _l("Immediately, one e-mail per notification"),
+    "digest": _l("Once a day, in a digest"),
+    "off": _l("No e-mail; notifications in the app only"),
+}
+
+
+class EmailModeForm(FlaskForm):
+    """How the user wants to hear of notifications by e-mail."""
+
+    email_mode = RadioField(
+        _l("E-mail about notifications"),
+        choices=list(EMAIL_MODE_LABELS.items()),
+        validators=[InputRequired(_l("Choose how you want to get e-mail."))],
+    )
+    save = SubmitField(_l("Save preference"))
+
+
 @bp.route("/profile")
 @login_required
 def profile() -> str:
-    """Show the signed-in user's account and API tokens."""
+    """Show the signed-in user's account, e-mail preference and API tokens."""
     return _render_profile(TokenForm())
+
+
+@bp.route("/profile/email", methods=["POST"])
+@login_required
+def save_email_mode() -> Response | tuple[str, int]:
+    """Save how the signed-in user wants e-mail about notifications."""
+    form = EmailModeForm()
+    if not form.validate_on_submit():
+        return _render_profile(TokenForm(formdata=None), email_form=form), 400
+
+    user = db.session.get(User, current_user.id)
+    notification_mail.set_email_mode(db.session, user, form.email_mode.data)
+
+    label = EMAIL_MODE_LABELS[form.email_mode.data]
+    flash(_("E-mail preference saved: %(mode)s.", mode=label), "success")
+    return redirect(url_for("auth.profile"))
 
 
 @bp.route("/profile/tokens", methods=["POST"])
@@ -77,8 +112,14 @@ def revoke_token(token_id: int) -> Response:
     return redirect(url_for("auth.profile"))
 
 
-def _render_profile(form: TokenForm, new_token: str | None = None) -> str:
+def _render_profile(
+    form: TokenForm,
+    new_token: str | None = None,
+    email_form: EmailModeForm | None = None,
+) -> str:
     user = current_user
+    if email_form is None:
+        email_form = EmailModeForm(formdata=None, email_mode=user.email_mode)
     return render_template(
         "auth/profile.html",
         user=user,
@@ -87,4 +128,5 @@ def _render_profile(form: TokenForm, new_token: str | None = None) -> str:
         tokens=tokens.list_tokens(db.session, user),
         form=form,
         new_token=new_token,
+        email_form=email_form,
     )

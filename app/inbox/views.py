@@ -57,6 +57,7 @@ KIND_LABELS = {
     "assigned": _l("Assigned to you"),
     "escalation": _l("Deadline passed"),
     "rectification_ordered": _l("Rectification ordered"),
+    "title_changed": _l("Title decision in effect"),
 }
 HOUR_SECONDS = 3600
 DAY_HOURS = 24

@@ -12,7 +12,15 @@ from app.models.base import Base, utcnow
 
 OFFICE_LEVELS = ("province", "city", "county")
 TITLE_LEVELS = ("county", "city", "province", "national")
-TITLE_STATUSES = ("none", "applying", "creating", "named", "yellow_card", "revoked")
+TITLE_STATUSES = (
+    "none",
+    "applying",
+    "creating",
+    "named",
+    "yellow_card",
+    "rectifying",
+    "revoked",
+)
 EMAIL_MODES = ("immediate", "digest", "off")
 ROLES = ("admin", "office_admin", "reviewer", "liaison", "unit_leader")
 

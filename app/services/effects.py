@@ -38,8 +38,11 @@ def apply_effects(
 
 def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None:
     lane, kind = effect.payload["lane"], effect.payload["kind"]
-    title = f"{_unit_name(instance)}：{_describe(session, instance, kind)}"
-    told = notifications.notify_lane(session, instance, lane, kind, title)
+    task = _task_notified_of(session, instance, lane, kind)
+    title = f"{_unit_name(instance)}：{_describe(task, kind)}"
+    told = notifications.notify_lane(
+        session, instance, lane, kind, title, task_id=task.id if task else None
+    )
     record_event(
         session,
         "notification.queued",
@@ -64,7 +67,14 @@ def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> No
     lane = ESCALATE_TO.get(overdue.lane if overdue else "", "office")
     what = overdue.title if overdue else kind
     title = f"已逾期：{_unit_name(instance)}「{what}」"
-    told = notifications.notify_lane(session, instance, lane, "escalation", title)
+    told = notifications.notify_lane(
+        session,
+        instance,
+        lane,
+        "escalation",
+        title,
+        task_id=overdue.id if overdue else None,
+    )
     record_event(
         session,
         "escalation.raised",
@@ -93,9 +103,28 @@ def _overdue_task(session, instance, kind: str) -> HumanTask | None:
     return session.scalars(query).first()
 
 
-def _describe(session, instance, kind: str) -> str:
+def _task_notified_of(session, instance, lane: str, kind: str) -> HumanTask | None:
+    """Return the waiting task a notification is about.
+
+    A reminder `<task id>_reminder` names its task; any other notice (such as a
+    rectification order) is about the newest task waiting in the notified lane.
+    """
     if kind.endswith("_reminder"):
-        task = _overdue_task(session, instance, kind.removesuffix("_reminder"))
+        return _overdue_task(session, instance, kind.removesuffix("_reminder"))
+    query = (
+        select(HumanTask)
+        .where(
+            HumanTask.instance_id == instance.id,
+            HumanTask.state == "ready",
+            HumanTask.lane == lane,
+        )
+        .order_by(HumanTask.id.desc())
+    )
+    return session.scalars(query).first()
+
+
+def _describe(task: HumanTask | None, kind: str) -> str:
+    if kind.endswith("_reminder"):
         return f"「{task.title if task else kind}」即将到期"
     return KIND_TITLES.get(kind, kind)
 
@@ -111,4 +140,23 @@ def _archive(session: Session, instance: ProcessInstance, effect: Effect) -> Non
     archive_instance(session, instance, effect.payload["outcome"])
 
 
-_HANDLERS = {"notify": _notify, "escalate": _escalate, "archive": _archive}
+def _title_notice(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+    from app.services.titles import open_notice
+
+    open_notice(session, instance, effect.payload["ends_at"])
+
+
+def _title_change(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+    from app.services.titles import apply_decision
+
+    payload = effect.payload
+    apply_decision(session, instance, payload["decision"], payload["rectify_days"])
+
+
+_HANDLERS = {
+    "notify": _notify,
+    "escalate": _escalate,
+    "archive": _archive,
+    "title_notice": _title_notice,
+    "title_change": _title_change,
+}

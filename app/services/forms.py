@@ -8,7 +8,7 @@ from processes.errors import EngineError
 
 def handler_for(form_key: str):
     """Return the completion handler of a form key, or say the key is unknown."""
-    from app.services import rectification, reviews, signoff, submissions
+    from app.services import rectification, reviews, signoff, submissions, titles
 
     handlers = {
         "unit_submission": submissions.complete_submission,
@@ -16,6 +16,9 @@ def handler_for(form_key: str):
         "review": reviews.complete_review,
         "rectification": rectification.complete_rectification,
         "verification": rectification.complete_verification,
+        "title_propose": titles.complete_proposal,
+        "title_approve": titles.complete_approval,
+        "title_objections": titles.complete_objections,
     }
     if form_key not in FORM_KEYS or form_key not in handlers:
         raise EngineError(

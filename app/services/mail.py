@@ -8,6 +8,7 @@ formatted by the caller (in WENMING_TIMEZONE) before rendering.
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 import time
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models.outbox import OutboxMessage
+from app.models.process import HumanTask
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class SendReport:
     failed: int = 0
     recovered: int = 0
     released: int = 0
+    cancelled: int = 0
 
 
 def queue_message(
@@ -88,13 +91,17 @@ def queue_message(
     body_text: str,
     dedupe_key: str,
     user_id: int | None = None,
+    task_id: int | None = None,
 ) -> bool:
     """Queue an e-mail unless one with the same key exists; return whether it is new.
 
-    The row is written in the caller's transaction; nothing is committed here.
+    A message about a task (`task_id`) is cancelled instead of sent if the task
+    is no longer waiting when its turn comes. The row is written in the caller's
+    transaction; nothing is committed here.
     """
     values = {
         "user_id": user_id,
+        "task_id": task_id,
         "to_address": to_address,
         "subject": subject,
         "body_text": body_text,
@@ -102,16 +109,20 @@ def queue_message(
         "status": "pending",
         "attempts": 0,
     }
-    dialect = session.get_bind().dialect.name
+    statement = _insert_once(session.get_bind().dialect.name)
+    return session.execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_once(dialect: str):
+    """Return the statement that inserts a message unless its key is taken."""
     if dialect == "postgresql":
-        statement = postgresql.insert(OutboxMessage).values(**values)
+        statement = postgresql.insert(OutboxMessage)
     elif dialect == "sqlite":
-        statement = sqlite.insert(OutboxMessage).values(**values)
+        statement = sqlite.insert(OutboxMessage)
     else:
         raise NotImplementedError(f"the outbox does not support {dialect}")
-
-    statement = statement.on_conflict_do_nothing().returning(OutboxMessage.id)
-    return session.execute(statement).first() is not None
+    return statement.on_conflict_do_nothing().returning(OutboxMessage.id)
 
 
 def render(template_name: str, locale: str, **context: Any) -> tuple[str, str]:
@@ -144,7 +155,7 @@ def send_due(
     """
     report = SendReport(recovered=recover_stuck(session, now=now))
 
-    claimed = claim_due(session, now=now, batch_size=batch_size)
+    claimed = claim_due(session, now=now, batch_size=batch_size, report=report)
     if not claimed:
         return report
 
@@ -174,9 +185,16 @@ def recover_stuck(session: Session, *, now: datetime) -> int:
 
 
 def claim_due(
-    session: Session, *, now: datetime, batch_size: int = 100
+    session: Session,
+    *,
+    now: datetime,
+    batch_size: int = 100,
+    report: SendReport | None = None,
 ) -> list[OutboxMessage]:
-    """Mark due pending messages "sending" for this process and return them."""
+    """Mark due pending messages "sending" for this process and return them.
+
+    Messages about a task that is no longer waiting are marked "cancelled" instead.
+    """
     query = (
         select(OutboxMessage.id)
         .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
@@ -187,18 +205,29 @@ def claim_due(
         query = query.with_for_update(skip_locked=True)
     candidates = session.scalars(query).all()
 
-    claimed_ids = [i for i in candidates if _claim_one(session, i, now)]
+    cancelled = _cancel_for_finished_tasks(session, candidates)
+    claimed_ids = _claim(session, set(candidates) - cancelled, now)
     session.commit()
+
+    if cancelled:
+        logger.info("cancelled %s e-mail(s) about tasks already done", len(cancelled))
+        if report is not None:
+            report.cancelled += len(cancelled)
 
     if not claimed_ids:
         return []
-    return list(
+    messages = list(
         session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.id.in_(claimed_ids))
             .order_by(OutboxMessage.id)
         )
     )
+    # Detached, the claimed messages survive the commit after each one is sent
+    # without being reloaded; their outcome is written by id.
+    for message in messages:
+        session.expunge(message)
+    return messages
 
 
 def retry_pause(attempts: int) -> timedelta:
@@ -208,14 +237,40 @@ def retry_pause(attempts: int) -> timedelta:
     return LATER_RETRY_PAUSE
 
 
-def _claim_one(session: Session, message_id: int, now: datetime) -> bool:
+def _claim(session: Session, message_ids: set[int], now: datetime) -> list[int]:
+    if not message_ids:
+        return []
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending")
         .values(status="sending", sending_started_at=now)
+        .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return list(result.scalars())
+
+
+def _cancel_for_finished_tasks(session: Session, message_ids: list[int]) -> set[int]:
+    # A reminder or new-task mail is moot once its task was completed or withdrawn.
+    if not message_ids:
+        return set()
+    finished = (
+        select(HumanTask.id)
+        .where(HumanTask.id == OutboxMessage.task_id, HumanTask.state != "ready")
+        .exists()
+    )
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(message_ids),
+            OutboxMessage.status == "pending",
+            finished,
+        )
+        .values(status="cancelled")
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
 
 
 def _log_instead(
@@ -287,19 +342,20 @@ def _email(message: OutboxMessage, mail_from: str) -> EmailMessage:
 def _mark_sent(
     session: Session, message: OutboxMessage, now: datetime, report: SendReport
 ) -> None:
-    message.status = "sent"
-    message.sent_at = now
-    message.sending_started_at = None
-    message.last_error = None
-    session.commit()
+    _write(
+        session,
+        message,
+        status="sent",
+        sent_at=now,
+        sending_started_at=None,
+        last_error=None,
+    )
     report.sent += 1
 
 
 def _release(session: Session, message: OutboxMessage, report: SendReport) -> None:
     # A slow server must not keep a claim until another process deems it stuck.
-    message.status = "pending"
-    message.sending_started_at = None
-    session.commit()
+    _write(session, message, status="pending", sending_started_at=None)
     report.released += 1
 
 
@@ -310,21 +366,39 @@ def _mark_failed(
     error: BaseException,
     report: SendReport,
 ) -> None:
-    message.attempts += 1
-    message.last_error = f"{type(error).__name__}: {error}"[:2000]
-    message.sending_started_at = None
-    if message.attempts >= MAX_ATTEMPTS:
-        message.status = "failed"
+    attempts = message.attempts + 1
+    last_error = f"{type(error).__name__}: {error}"[:2000]
+    values = {"attempts": attempts, "last_error": last_error}
+    if attempts >= MAX_ATTEMPTS:
+        _write(session, message, status="failed", sending_started_at=None, **values)
         report.failed += 1
         logger.error(
             "gave up on e-mail %s to %s after %s attempts: %s",
             message.id,
             message.to_address,
-            message.attempts,
-            message.last_error,
+            attempts,
+            last_error,
         )
     else:
-        message.status = "pending"
-        message.next_attempt_at = now + retry_pause(message.attempts)
+        _write(
+            session,
+            message,
+            status="pending",
+            sending_started_at=None,
+            next_attempt_at=now + retry_pause(attempts),
+            **values,
+        )
         report.retrying += 1
+
+
+def _write(session: Session, message: OutboxMessage, **values: Any) -> None:
+    """Record a message's outcome by id and commit it at once."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
+    for name, value in values.items():
+        setattr(message, name, value)

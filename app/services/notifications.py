@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Office, ProcessInstance, User, utcnow
 from app.models.notification import Notification
+from app.services import notification_mail
 from app.services.scope import LEVEL_LANES, managing_office_path
 from processes.runner import StepResult
 
@@ -60,12 +61,18 @@ def announce_new_tasks(
 
 
 def notify_lane(
-    session: Session, instance: ProcessInstance, lane: str, kind: str, title: str
+    session: Session,
+    instance: ProcessInstance,
+    lane: str,
+    kind: str,
+    title: str,
+    *,
+    task_id: int | None = None,
 ) -> int:
-    """Tell the people of a lane about an instance, e.g. a reminder."""
+    """Tell the people of a lane about an instance, e.g. a reminder of a task."""
     audience = Audience(lane, instance.unit_id, instance.scope_path)
     rows = [
-        _row(user_id, kind, title, None, instance.id)
+        _row(user_id, kind, title, task_id, instance.id)
         for user_id in _People(session).of(audience)
     ]
     _insert(session, rows)
@@ -128,7 +135,9 @@ def _row(user_id, kind, title, task_id, instance_id) -> dict:
 
 
 def _insert(session: Session, rows: list[dict]) -> None:
+    """Write the notifications, and e-mail those whose people want it at once."""
     if rows:
+        notification_mail.mail_immediately(session, rows)
         session.execute(insert(Notification), rows)
 
 

@@ -23,6 +23,15 @@ from scheduler.jobs import fire_due_timers_job
 from scheduler.lock import FileLeaderLock, PostgresLeaderLock, lock_file_path
 from tests.integration.test_mail import queue, smtp_server  # noqa: F401
 
+STORED_JOB_IDS = [
+    runtime.MAIL_JOB_ID,
+    runtime.TIMER_JOB_ID,
+    runtime.DIGEST_JOB_ID,
+    runtime.SYNC_JOB_ID,
+    runtime.ISSUE_JOB_ID,
+    runtime.CLOSE_JOB_ID,
+]
+
 
 def reminder_count(session) -> int:
     """Return how many notifications have been queued."""
@@ -169,7 +178,7 @@ def test_build_scheduler_registers_the_timer_job(app):
         assert "apscheduler_jobs" in inspect(engine).get_table_names()
         with engine.connect() as connection:
             ids = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars()
-            assert sorted(ids) == sorted([runtime.MAIL_JOB_ID, runtime.TIMER_JOB_ID])
+            assert sorted(ids) == sorted(STORED_JOB_IDS)
     finally:
         engine.dispose()
 
@@ -185,7 +194,7 @@ def test_building_twice_keeps_one_stored_job(app):
     scheduler.start(paused=True)
     try:
         stored = sorted(job.id for job in scheduler.get_jobs())
-        assert stored == sorted([runtime.MAIL_JOB_ID, runtime.TIMER_JOB_ID])
+        assert stored == sorted(STORED_JOB_IDS)
     finally:
         scheduler.shutdown(wait=False)
 

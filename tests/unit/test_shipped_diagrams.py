@@ -18,7 +18,7 @@ NS = {
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
-DIAGRAMS = ["creation_task.bpmn", "rectification.bpmn"]
+DIAGRAMS = ["creation_task.bpmn", "rectification.bpmn", "title_review.bpmn"]
 DRAWN = (
     "startEvent",
     "endEvent",
@@ -56,6 +56,40 @@ def test_shipped_diagrams_pass_the_platform_validation():
     )
     assert verdict.ok, verdict.problems
     assert verdict.process_ids == ["creation_task"]
+
+
+def test_title_review_diagram_passes_the_platform_validation():
+    """The title review diagram stands alone and passes every stage."""
+    verdict = validate_diagram(
+        (SHIPPED / "title_review.bpmn").read_bytes(),
+        filename="title_review.bpmn",
+        form_keys=FORM_KEYS,
+        lanes=KNOWN_LANES,
+    )
+    assert verdict.ok, verdict.problems
+    assert verdict.process_ids == ["title_review"]
+
+
+def test_title_review_lanes_propose_in_the_county_and_decide_in_the_city():
+    """The county proposes; the city approves and weighs the objections."""
+    root = tree("title_review.bpmn")
+    lanes = {
+        ref.text: lane.get("name")
+        for lane in root.iterfind(".//bpmn:lane", NS)
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS)
+    }
+    forms = {
+        task.get("id"): task.find(".//spiffworkflow:property[@name='form']", NS).get(
+            "value"
+        )
+        for task in root.iterfind(".//bpmn:userTask", NS)
+    }
+    assert forms == {
+        "propose_title": "title_propose",
+        "approve_title": "title_approve",
+        "decide_objections": "title_objections",
+    }
+    assert [lanes[task] for task in forms] == ["county", "city", "city"]
 
 
 @pytest.mark.parametrize("name", DIAGRAMS)

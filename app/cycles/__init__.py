@@ -1,0 +1,1 @@
+"""Cycle pages: cycles with their issuance progress, opening cycles, schedules."""

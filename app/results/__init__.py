@@ -1,0 +1,1 @@
+"""Cycle results pages: scores, grades, ranks, deductions and the Excel export."""

@@ -1,0 +1,1 @@
+"""Unit and title pages: the units list, title history and title reviews."""
