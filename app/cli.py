@@ -235,19 +235,45 @@ def cycle_open(
                 title_levels=list(title_levels),
                 **{key: _instant(key, value) for key, value in dues.items()},
             )
-        with click.progressbar(length=1, label="Issuing") as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
-            report = cycles.issue_cycle(
-                session, cycle, batch_size=batch_size, progress=progress
-            )
+        click.echo(f"Cycle {cycle.id} opened.")
+        report = _issue_with_progress(session, cycle, batch_size)
     except WenmingError as error:
         _fail(error)
+    _report_issuance(cycle.id, report)
+
+
+@cycle_cli.command("issue")
+@click.argument("cycle_id", type=int)
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1))
+def cycle_issue(cycle_id: int, batch_size: int) -> None:
+    """Finish issuing a cycle whose issuance was interrupted; issued units are kept."""
+    session = db.session
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise click.ClickException(f"no cycle has the id {cycle_id}")
+    try:
+        report = _issue_with_progress(session, cycle, batch_size)
+    except WenmingError as error:
+        _fail(error)
+    _report_issuance(cycle_id, report)
+
+
+def _issue_with_progress(session, cycle: Cycle, batch_size: int):
+    """Issue the cycle with a progress bar on the terminal."""
+    with click.progressbar(length=1, label="Issuing") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return cycles.issue_cycle(
+            session, cycle, batch_size=batch_size, progress=progress
+        )
+
+
+def _report_issuance(cycle_id: int, report: cycles.IssueReport) -> None:
     click.echo(
-        f"Cycle {cycle.id} opened: {report.issued} units issued, "
+        f"Cycle {cycle_id}: {report.issued} units issued, "
         f"{report.already_issued} already had the task."
     )
     for unit_name, reason in (report.refused or {}).items():
