@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app.cycles.cli import schedule_cli
+from app.cycles.cli import issue_with_progress, schedule_cli
 from app.extensions import db
 from app.models import (
     Base,
@@ -236,7 +236,7 @@ def cycle_open(
                 **{key: _instant(key, value) for key, value in dues.items()},
             )
         click.echo(f"Cycle {cycle.id} opened.")
-        report = _issue_with_progress(session, cycle, batch_size)
+        report = issue_with_progress(session, cycle, batch_size)
     except WenmingError as error:
         _fail(error)
     _report_issuance(cycle.id, report)
@@ -252,23 +252,10 @@ def cycle_issue(cycle_id: int, batch_size: int) -> None:
     if cycle is None:
         raise click.ClickException(f"no cycle has the id {cycle_id}")
     try:
-        report = _issue_with_progress(session, cycle, batch_size)
+        report = issue_with_progress(session, cycle, batch_size)
     except WenmingError as error:
         _fail(error)
     _report_issuance(cycle_id, report)
-
-
-def _issue_with_progress(session, cycle: Cycle, batch_size: int):
-    """Issue the cycle with a progress bar on the terminal."""
-    with click.progressbar(length=1, label="Issuing") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        return cycles.issue_cycle(
-            session, cycle, batch_size=batch_size, progress=progress
-        )
 
 
 def _report_issuance(cycle_id: int, report: cycles.IssueReport) -> None:

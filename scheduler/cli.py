@@ -19,9 +19,20 @@ scheduler_cli = AppGroup("scheduler", help="Run scheduled jobs (timers, cycles).
     type=click.FloatRange(min=0.1),
     help="How often a waiting scheduler checks whether the leader is gone.",
 )
-def scheduler_run(poll_seconds: float) -> None:
+@click.option(
+    "--lock-check-seconds",
+    default=runtime.LOCK_CHECK_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="How often the leader checks that it still holds the lock.",
+)
+def scheduler_run(poll_seconds: float, lock_check_seconds: float) -> None:
     """Run the scheduler until SIGTERM or SIGINT; only one process leads at a time."""
-    runtime.run(current_app._get_current_object(), poll_seconds=poll_seconds)
+    runtime.run(
+        current_app._get_current_object(),
+        poll_seconds=poll_seconds,
+        lock_check_seconds=lock_check_seconds,
+    )
 
 
 @scheduler_cli.command("tick")

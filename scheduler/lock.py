@@ -18,6 +18,7 @@ from typing import IO
 from flask import Flask
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ class LeaderLock:
 
     def release(self) -> None:
         """Give the lock back so that a waiting process can take over."""
+        raise NotImplementedError
+
+    def still_held(self) -> bool:
+        """Tell whether the lock taken earlier is still this process's."""
         raise NotImplementedError
 
     def acquire(
@@ -98,6 +103,19 @@ class PostgresLeaderLock(LeaderLock):
         connection.close()
         return False
 
+    def still_held(self) -> bool:
+        """Ask the server over the lock's connection; a dropped one lost the lock."""
+        if self._connection is None:
+            return False
+        try:
+            self._connection.execute(select(1))
+        except DBAPIError as error:
+            logger.warning("the leader lock's connection is gone: %s", error.orig)
+            connection, self._connection = self._connection, None
+            connection.invalidate()
+            return False
+        return True
+
     def release(self) -> None:
         """Unlock, close the dedicated connection and dispose of its engine."""
         connection, self._connection = self._connection, None
@@ -140,6 +158,10 @@ class FileLeaderLock(LeaderLock):
         handle.flush()
         self._file = handle
         return True
+
+    def still_held(self) -> bool:
+        """Tell whether the file is still open; the kernel keeps its lock till then."""
+        return self._file is not None
 
     def release(self) -> None:
         """Unlock and close the lock file."""

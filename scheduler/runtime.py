@@ -13,6 +13,7 @@ import signal
 import threading
 from datetime import UTC, datetime
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -39,6 +40,9 @@ SYNC_INTERVAL_SECONDS = 60
 ISSUE_INTERVAL_SECONDS = 15
 CLOSE_JOB_ID = "wenming.close_due_cycles"
 CLOSE_INTERVAL_SECONDS = 300
+WATCH_JOB_ID = "wenming.watch_lock"
+WATCH_STORE = "memory"
+LOCK_CHECK_SECONDS = 15.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _in_process: BaseScheduler | None = None
@@ -124,8 +128,17 @@ def _add_cycle_jobs(scheduler: BaseScheduler) -> None:
     )
 
 
-def run(app: Flask, *, poll_seconds: float = POLL_SECONDS) -> None:
-    """Wait to be the leader, then run the jobs until SIGTERM or SIGINT."""
+def run(
+    app: Flask,
+    *,
+    poll_seconds: float = POLL_SECONDS,
+    lock_check_seconds: float = LOCK_CHECK_SECONDS,
+) -> None:
+    """Wait to be the leader, then run the jobs until SIGTERM or SIGINT.
+
+    A leader whose lock is lost (its database connection dropped) stops its jobs
+    and waits to lead again, so two processes never run the jobs at once.
+    """
     stop = threading.Event()
     lock = leader_lock_for(app)
     state: dict[str, BaseScheduler] = {}
@@ -138,8 +151,10 @@ def run(app: Flask, *, poll_seconds: float = POLL_SECONDS) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in _STOP_SIGNALS}
     try:
-        if lock.acquire(poll_seconds=poll_seconds, stop=stop):
-            _run_as_leader(app, state, stop)
+        while lock.acquire(poll_seconds=poll_seconds, stop=stop):
+            _run_as_leader(app, lock, state, stop, lock_check_seconds)
+            if stop.is_set():
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -149,15 +164,42 @@ def run(app: Flask, *, poll_seconds: float = POLL_SECONDS) -> None:
 
 
 def _run_as_leader(
-    app: Flask, state: dict[str, BaseScheduler], stop: threading.Event
+    app: Flask,
+    lock: LeaderLock,
+    state: dict[str, BaseScheduler],
+    stop: threading.Event,
+    lock_check_seconds: float,
 ) -> None:
     scheduler = build_scheduler(app, blocking=True)
+    # The watch holds live objects, so it lives in memory, not in the job store.
+    scheduler.add_jobstore(MemoryJobStore(), alias=WATCH_STORE)
+    scheduler.add_job(
+        _watch_lock,
+        trigger="interval",
+        seconds=lock_check_seconds,
+        args=[scheduler, lock],
+        id=WATCH_JOB_ID,
+        name="Check that this process still holds the leader lock",
+        jobstore=WATCH_STORE,
+    )
     state["scheduler"] = scheduler
     if stop.is_set():
         return
 
     logger.info("scheduler started; jobs: %s", ", ".join(jobs.JOBS))
     scheduler.start()
+
+
+def _watch_lock(scheduler: BaseScheduler, lock: LeaderLock) -> None:
+    """Stop the jobs as soon as the leader lock is no longer this process's."""
+    if lock.still_held():
+        return
+    logger.error(
+        "the %s was lost; stopping the jobs and waiting to lead again",
+        lock.description,
+    )
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
 
 
 def _dispose(app: Flask) -> None:

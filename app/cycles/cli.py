@@ -121,15 +121,7 @@ def schedule_run(schedule_id: int, batch_size: int) -> None:
                 "come due within the past year"
             )
         cycle_id = cycle.id
-        with click.progressbar(length=1, label="Issuing") as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
-            report = cycles.issue_cycle(
-                session, cycle, batch_size=batch_size, progress=progress
-            )
+        report = issue_with_progress(session, cycle, batch_size)
     except WenmingError as error:
         raise click.ClickException(error.message) from None
     cycle = session.get(Cycle, cycle_id)
@@ -137,3 +129,16 @@ def schedule_run(schedule_id: int, batch_size: int) -> None:
         f"Cycle {cycle.id} {cycle.name}: {report.issued} units issued, "
         f"{report.already_issued} already had the task."
     )
+
+
+def issue_with_progress(session, cycle: Cycle, batch_size: int) -> cycles.IssueReport:
+    """Issue the cycle with a progress bar on the terminal."""
+    with click.progressbar(length=1, label="Issuing") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return cycles.issue_cycle(
+            session, cycle, batch_size=batch_size, progress=progress
+        )

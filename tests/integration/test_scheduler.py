@@ -20,7 +20,12 @@ from app.extensions import db
 from app.models import AuditEvent, Base
 from scheduler import jobs, runtime
 from scheduler.jobs import fire_due_timers_job
-from scheduler.lock import FileLeaderLock, PostgresLeaderLock, lock_file_path
+from scheduler.lock import (
+    ADVISORY_LOCK_KEY,
+    FileLeaderLock,
+    PostgresLeaderLock,
+    lock_file_path,
+)
 from tests.integration.test_mail import queue, smtp_server  # noqa: F401
 
 STORED_JOB_IDS = [
@@ -293,3 +298,73 @@ def test_in_process_start_does_not_disturb_requests(monkeypatch, tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert started == [app]
+
+
+@pytest.mark.postgres
+def test_leader_that_loses_its_lock_connection_stops_and_leads_again(
+    postgres_database, tmp_path
+):
+    """A leader whose lock connection is dropped stops its jobs, then leads again."""
+    env = dict(
+        os.environ,
+        WENMING_DATABASE_URL=postgres_database,
+        WENMING_SCHEDULER="off",
+        WENMING_UPLOAD_FOLDER=str(tmp_path / "uploads"),
+        WENMING_SECRET_KEY="scheduler-test-secret-key",
+    )
+    command = [sys.executable, "-m", "flask", "--app", "app", "scheduler", "run"]
+    command += ["--poll-seconds", "0.2", "--lock-check-seconds", "0.5"]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        log = _read_until(process, "Scheduler started", deadline=time.monotonic() + 30)
+        first_holder = _advisory_lock_holder(postgres_database)
+        _terminate_backend(postgres_database, first_holder)
+        log += _read_until(process, "was lost", deadline=time.monotonic() + 30)
+        log += _read_until(process, "Scheduler started", deadline=time.monotonic() + 30)
+        second_holder = _advisory_lock_holder(postgres_database)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert second_holder not in (None, first_holder)
+    assert "taking over" in log or log.count("scheduler is the leader") == 2, log
+    assert process.returncode == 0, log + output
+    assert _advisory_lock_holder(postgres_database) is None
+
+
+def _advisory_lock_holder(url: str) -> int | None:
+    """Return the server process id holding the scheduler's advisory lock, if any."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND granted AND classid = :high AND objid = :low"
+                ),
+                {
+                    "high": ADVISORY_LOCK_KEY >> 32,
+                    "low": ADVISORY_LOCK_KEY & 0xFFFFFFFF,
+                },
+            ).scalar()
+    finally:
+        engine.dispose()
+
+
+def _terminate_backend(url: str, pid: int) -> None:
+    """Drop one server connection, as a network failure or a restart would."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        engine.dispose()
