@@ -7,6 +7,7 @@ and finds the app bound to this process with `bind_app`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from flask import Flask
@@ -29,6 +30,8 @@ TIMER_BATCH_SIZE = 500
 MAX_TIMER_BATCHES = 100
 MAIL_BATCH_SIZE = 200
 MAX_MAIL_BATCHES = 50
+# Connections to the SMTP server used at once; sending mostly waits on its replies.
+MAIL_WORKERS = 4
 
 _bound_app: Flask | None = None
 
@@ -67,21 +70,29 @@ def _add(total: timers.TimerReport, report: timers.TimerReport) -> None:
 
 
 def send_mail_job(app: Flask) -> mail.SendReport:
-    """Send the e-mail that is due from the outbox, batch by batch, each once."""
+    """Send the e-mail that is due from the outbox over a few connections at once.
+
+    Each worker takes its own share of the outbox (message id modulo the number of
+    workers) batch by batch, so the workers never wait on each other's claims.
+    """
+    smtp = mail.SmtpSettings.from_config(app.config)
+    reports = [mail.SendReport() for _ in range(MAIL_WORKERS)]
+    workers = [
+        threading.Thread(
+            target=_send_share,
+            args=(app, smtp, (index, MAIL_WORKERS), reports[index]),
+            name=f"wenming-mail-{index}",
+        )
+        for index in range(MAIL_WORKERS)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
     total = mail.SendReport()
-    with app.app_context():
-        try:
-            smtp = mail.SmtpSettings.from_config(app.config)
-            for _ in range(MAX_MAIL_BATCHES):
-                report = mail.send_due(
-                    db.session, smtp=smtp, now=utcnow(), batch_size=MAIL_BATCH_SIZE
-                )
-                _add_mail(total, report)
-                # A short batch means the outbox is empty; trouble means try later.
-                if _mail_handled(report) < MAIL_BATCH_SIZE or report.retrying:
-                    break
-        finally:
-            db.session.remove()
+    for report in reports:
+        _add_mail(total, report)
     if total.sent or total.failed or total.cancelled:
         logger.info(
             "e-mail sent: %s, cancelled: %s, failed for good: %s",
@@ -90,6 +101,33 @@ def send_mail_job(app: Flask) -> mail.SendReport:
             total.failed,
         )
     return total
+
+
+def _send_share(
+    app: Flask,
+    smtp: mail.SmtpSettings,
+    shard: tuple[int, int],
+    total: mail.SendReport,
+) -> None:
+    """Send one share of the due e-mail until it is empty or the server struggles."""
+    with app.app_context():
+        try:
+            for _ in range(MAX_MAIL_BATCHES):
+                report = mail.send_due(
+                    db.session,
+                    smtp=smtp,
+                    now=utcnow(),
+                    batch_size=MAIL_BATCH_SIZE,
+                    shard=shard,
+                )
+                _add_mail(total, report)
+                # A short batch means the share is empty; trouble means try later.
+                if _mail_handled(report) < MAIL_BATCH_SIZE or report.retrying:
+                    break
+        except Exception:
+            logger.exception("sending e-mail share %s of %s failed", *shard)
+        finally:
+            db.session.remove()
 
 
 def _mail_handled(report: mail.SendReport) -> int:
