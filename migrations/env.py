@@ -99,12 +99,38 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it; rows pointing at it must not
+            # stop the copy. The keys are checked once all steps have run.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection, target_metadata=get_metadata(), **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+        if sqlite:
+            check_foreign_keys(connection)
+
+
+def check_foreign_keys(connection):
+    """Stop with the offending rows if a migration left a broken reference."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        rows = ", ".join(
+            f"{table} row {rowid} -> {parent}"
+            for table, rowid, parent, _ in broken[:10]
+        )
+        raise RuntimeError(
+            f"the migration left {len(broken)} broken references: {rows}"
+        )
 
 
 if context.is_offline_mode():
