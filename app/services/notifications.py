@@ -39,7 +39,9 @@ def announce_new_tasks(
     order) is not told twice. `returned` marks tasks sent back to a unit.
     """
     rows = []
-    results = list(results)
+    results = [r for r in results if any(task.new for task in r.ready_tasks)]
+    if not results:
+        return 0
     people = _People(session)
     people.prefetch_units(r.instance.unit_id for r in results)
     for result in results:
