@@ -197,7 +197,7 @@ def process_list() -> None:
     "--indicator-system",
     "system_code",
     required=True,
-    help="Indicator system code; its latest version is used.",
+    help="Indicator system code; its latest published version is used.",
 )
 @click.option("--submission-due", required=True, help="ISO date-time.")
 @click.option("--county-review-due", required=True, help="ISO date-time.")
@@ -281,11 +281,13 @@ def _instant(option: str, value: str) -> datetime:
 def _latest_system(session, code: str) -> IndicatorSystem:
     system = session.scalars(
         select(IndicatorSystem)
-        .where(IndicatorSystem.code == code)
+        .where(IndicatorSystem.code == code, IndicatorSystem.published.is_(True))
         .order_by(IndicatorSystem.version.desc())
     ).first()
     if system is None:
-        raise click.ClickException(f"no indicator system has the code {code!r}")
+        raise click.ClickException(
+            f"no published indicator system has the code {code!r}"
+        )
     return system
 
 

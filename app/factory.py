@@ -139,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import unauthorized
     from app.cycles.views import bp as cycles_bp
     from app.inbox.views import bp as inbox_bp
+    from app.indicator_systems.views import bp as indicator_systems_bp
     from app.instances.views import bp as instances_bp
     from app.main.views import bp as main_bp
     from app.results.views import bp as results_bp
@@ -146,13 +147,16 @@ def register_blueprints(app: Flask) -> None:
     from app.titles.views import bp as titles_bp
 
     areas = (api_bp, auth_bp, cycles_bp, inbox_bp, instances_bp, main_bp, tasks_bp)
-    for blueprint in (*areas, results_bp, titles_bp):
+    admin_areas = (indicator_systems_bp,)
+    for blueprint in (*areas, *admin_areas, results_bp, titles_bp):
         app.register_blueprint(blueprint)
     login_manager.unauthorized_handler(unauthorized)
     add_nav_link(app, "main.index", _l("Home"))
     add_nav_link(app, "inbox.index", _l("Inbox"))
     staff = ("admin", "office_admin", "reviewer")
     add_nav_link(app, "cycles.index", _l("Cycles"), roles=staff)
+    admins = ("admin", "office_admin")
+    add_nav_link(app, "indicator_systems.index", _l("Indicator systems"), roles=admins)
     add_nav_link(app, "titles.units", _l("Units"))
     add_nav_link(app, "auth.profile", _l("Profile"))
 

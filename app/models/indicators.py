@@ -9,8 +9,11 @@ from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
+from app.models.organisation import Office, User
 
 INDICATOR_KINDS = ("category", "base", "bonus", "deduction", "veto")
+# The kinds a category can give its items.
+ITEM_KINDS = INDICATOR_KINDS[1:]
 METHODS = ("materials", "on_site", "questionnaire", "online")
 
 
@@ -25,15 +28,23 @@ class IndicatorSystem(Base):
     version: Mapped[int] = mapped_column(default=1)
     name: Mapped[str] = mapped_column(String(120))
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    # The full base score; a version is published only when its base items add up.
     base_points: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=100)
     bonus_cap: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=10)
     grade_thresholds: Mapped[dict] = mapped_column(default=dict)
     # Late submission costs points per day late (started days count), up to a cap.
     late_points_per_day: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=1)
     late_points_cap: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=5)
+    # A published version never changes: cycles keep the version they opened with.
     published: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime | None]
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    office: Mapped[Office] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
     indicators: Mapped[list[Indicator]] = relationship(
         back_populates="system", order_by="Indicator.position"
     )
@@ -55,6 +66,8 @@ class Indicator(Base):
     code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), default="base")
+    # A category's own kind is "category"; this is the kind its items carry.
+    item_kind: Mapped[str | None] = mapped_column(String(20))
     points: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=0)
     per_item_points: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     method: Mapped[str] = mapped_column(String(20), default="materials")

@@ -68,6 +68,11 @@ def open_cycle(
     Empty `unit_types` or `title_levels` mean every unit; the title level "none"
     stands for units holding no title yet. Issuance is a separate step.
     """
+    if not indicator_system.published:
+        raise InvalidInput(
+            f"version {indicator_system.version} of indicator system "
+            f"{indicator_system.code} is a draft; a cycle uses a published version"
+        )
     check_unit_filters(unit_types, title_levels)
     check_reminder_lead(reminder_lead)
     dues = [submission_due, county_review_due, city_review_due, province_review_due]

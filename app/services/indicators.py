@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Cycle, Indicator, IndicatorSystem, Office
+from app.models import Cycle, Indicator, IndicatorSystem, Office, utcnow
 from app.models.indicators import INDICATOR_KINDS, METHODS
 from processes.errors import InvalidInput
 
@@ -39,6 +39,7 @@ def create_system(
         bonus_cap=Decimal(bonus_cap),
         grade_thresholds=grade_thresholds or dict(DEFAULT_GRADES),
         published=True,
+        published_at=utcnow(),
     )
     session.add(system)
     session.flush()
@@ -48,6 +49,7 @@ def create_system(
     for category in categories:
         position += 1
         parent = _add(session, system, None, category, "category", position)
+        parent.item_kind = category["kind"]
         for item in category.get("indicators", []):
             position += 1
             indicator = _add(session, system, parent, item, category["kind"], position)

@@ -1,0 +1,1 @@
+"""Indicator systems administration pages."""
