@@ -21,7 +21,7 @@ from app.models import (
     ProcessInstance,
     utcnow,
 )
-from app.services import cycles, demo, organisation, scoring, timers
+from app.services import cycles, demo, lanes, organisation, scoring, timers
 from app.services.base import transaction
 from forms.registry import FORM_KEYS
 from processes import registry
@@ -113,7 +113,7 @@ def process_validate(files: tuple[str, ...], companion: tuple[str, ...]) -> None
             filename=path.name,
             companions=companions,
             form_keys=FORM_KEYS,
-            lanes=KNOWN_LANES,
+            lanes=lanes.accepted_lanes(db.session),
         )
         if verdict.ok:
             click.echo(f"{path}: valid ({', '.join(verdict.process_ids)})")
@@ -150,6 +150,7 @@ def _deploy_paths(files: list[Path], *, comment: str) -> None:
                     form_keys=FORM_KEYS,
                     lanes=KNOWN_LANES,
                     comment=comment,
+                    lane_routes=lanes.lane_routes(session),
                 )
         except WenmingError as error:
             problems = getattr(error, "problems", [])

@@ -143,12 +143,13 @@ def register_blueprints(app: Flask) -> None:
     from app.instances.views import bp as instances_bp
     from app.main.views import bp as main_bp
     from app.organisation.views import bp as organisation_bp
+    from app.procedures.views import bp as procedures_bp
     from app.results.views import bp as results_bp
     from app.tasks.views import bp as tasks_bp
     from app.titles.views import bp as titles_bp
 
     areas = (api_bp, auth_bp, cycles_bp, inbox_bp, instances_bp, main_bp, tasks_bp)
-    admin_areas = (indicator_systems_bp, organisation_bp)
+    admin_areas = (indicator_systems_bp, organisation_bp, procedures_bp)
     for blueprint in (*areas, *admin_areas, results_bp, titles_bp):
         app.register_blueprint(blueprint)
     login_manager.unauthorized_handler(unauthorized)
@@ -159,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     admins = ("admin", "office_admin")
     add_nav_link(app, "indicator_systems.index", _l("Indicator systems"), roles=admins)
     add_nav_link(app, "organisation.index", _l("Organisation"), roles=admins)
+    add_nav_link(app, "procedures.index", _l("Procedures"), roles=("admin",))
     add_nav_link(app, "titles.units", _l("Units"))
     add_nav_link(app, "auth.profile", _l("Profile"))
 

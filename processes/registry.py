@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +114,8 @@ def current_version(session: Session, process_key: str) -> ProcessVersion:
     return version
 
 
-def _companions(session: Session, xml: bytes) -> tuple[dict, dict]:
+def companions_of(session: Session, xml: bytes) -> tuple[dict, dict]:
+    """Return the deployed diagrams a diagram calls, by file name, and their ids."""
     companions: dict[str, bytes] = {}
     called_versions: dict[str, int] = {}
     pending = sorted(called_process_ids(xml))
@@ -147,14 +148,26 @@ def deploy(
     lanes: Collection[str],
     comment: str = "",
     actor_id: int | None = None,
+    lane_routes: Mapping[str, str] | None = None,
 ) -> DeployResult:
-    """Validate a diagram and store it as the new current version of its process."""
+    """Validate a diagram and store it as the new current version of its process.
+
+    `lane_routes` maps custom lane names to the routing keys their tasks go to; the
+    stored version keeps the routing key, so a later change of the mapping applies
+    to versions deployed after it.
+    """
     from processes.validation import parse_diagram
 
-    companions, called_versions = _companions(session, xml)
+    routes = dict(lane_routes or {})
+    companions, called_versions = companions_of(session, xml)
     parsed = parse_diagram(
-        xml, filename=filename, companions=companions, form_keys=form_keys, lanes=lanes
+        xml,
+        filename=filename,
+        companions=companions,
+        form_keys=form_keys,
+        lanes=set(lanes) | set(routes),
     )
+    _route_lanes(parsed, routes)
     sha256 = hashlib.sha256(xml).hexdigest()
     definition = _definition(session, parsed.process_id, parsed.name)
 
@@ -190,6 +203,17 @@ def deploy(
         extra={"process_key": definition.process_key, "version": version.version},
     )
     return DeployResult(version, created=True)
+
+
+def _route_lanes(parsed, routes: Mapping[str, str]) -> None:
+    """Give the tasks of custom lanes the routing key their lane is mapped to."""
+    if not routes:
+        return
+    for spec in (parsed.spec, *parsed.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            lane = getattr(task_spec, "lane", None)
+            if lane in routes:
+                task_spec.lane = routes[lane]
 
 
 def _definition(session: Session, process_key: str, name: str | None):

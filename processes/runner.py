@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import HumanTask, ProcessInstance, ProcessVersion, record_event, utcnow
 from processes import effects as step_effects
-from processes import engine
+from processes import engine, migration
 from processes.errors import Conflict, NotFound
 from processes.registry import SPEC_CACHE
 from processes.serialization import SERIALIZER_VERSION, dump_state, load_state
@@ -234,6 +234,89 @@ def fire_timers(
     return StepResult(instance, effects, ready)
 
 
+def check_migration(
+    session: Session, instance: ProcessInstance, target: ProcessVersion
+) -> migration.MigrationCheck:
+    """Say whether an instance can move to another version of its diagram."""
+    if instance.status != "running":
+        return migration.MigrationCheck(reasons=[f"it is {instance.status}"])
+    workflow = load_workflow(session, instance)
+    spec, subprocess_specs = SPEC_CACHE.get(session, target)
+    return migration.check(workflow, spec, subprocess_specs)
+
+
+def migrate_instance(
+    session: Session,
+    instance_id: int,
+    target: ProcessVersion,
+    *,
+    actor_id: int | None,
+) -> StepResult:
+    """Move a running instance onto another version; waiting steps are re-created.
+
+    A waiting step that someone had claimed stays claimed by them.
+    """
+    instance = load_instance(session, instance_id)
+    version_seen = instance.lock_version
+    workflow = load_workflow(session, instance)
+    spec, subprocess_specs = SPEC_CACHE.get(session, target)
+    checked = migration.check(workflow, spec, subprocess_specs)
+    if not checked.possible:
+        raise Conflict(
+            f"instance {instance_id} cannot move to version {target.version}: "
+            + "; ".join(checked.reasons)
+        )
+
+    claims = _claims_by_step(session, instance.id)
+    previous = instance.version
+    migration.migrate(workflow, checked)
+    workflow.subprocess_specs = subprocess_specs
+    engine.run_engine_steps(workflow)
+    _save(session, instance, workflow, version_seen, version_id=target.id)
+    ready = _sync_human_tasks(session, instance, workflow)
+    _restore_claims(session, instance.id, claims)
+    record_event(
+        session,
+        "instance.migrated",
+        actor_id=actor_id,
+        instance_id=instance.id,
+        from_version=previous.version,
+        to_version=target.version,
+    )
+    logger.info(
+        "instance %s moved from version %s to %s",
+        instance.id,
+        previous.version,
+        target.version,
+        extra={"instance_id": instance.id},
+    )
+    return StepResult(instance, [], ready)
+
+
+def _claims_by_step(session: Session, instance_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(HumanTask.bpmn_id, HumanTask.claimed_by_id).where(
+            HumanTask.instance_id == instance_id,
+            HumanTask.state == "ready",
+            HumanTask.claimed_by_id.is_not(None),
+        )
+    )
+    return {row.bpmn_id: row.claimed_by_id for row in rows}
+
+
+def _restore_claims(session: Session, instance_id: int, claims: dict) -> None:
+    for bpmn_id, user_id in claims.items():
+        session.execute(
+            update(HumanTask)
+            .where(
+                HumanTask.instance_id == instance_id,
+                HumanTask.state == "ready",
+                HumanTask.bpmn_id == bpmn_id,
+            )
+            .values(claimed_by_id=user_id)
+        )
+
+
 def set_waiting_data(
     session: Session,
     instance_id: int,
@@ -302,7 +385,9 @@ def _check_version(instance: ProcessInstance, expected_version: int) -> None:
         )
 
 
-def _save(session, instance, workflow, version_seen: int) -> None:
+def _save(
+    session, instance, workflow, version_seen: int, *, version_id: int | None = None
+) -> None:
     values = {
         "state_json": dump_state(workflow),
         "serializer_version": SERIALIZER_VERSION,
@@ -311,6 +396,8 @@ def _save(session, instance, workflow, version_seen: int) -> None:
         "updated_at": utcnow(),
     }
     values.update(_status_values(workflow))
+    if version_id is not None:
+        values["version_id"] = version_id
     statement = (
         update(ProcessInstance)
         .where(ProcessInstance.id == instance.id)

@@ -10,6 +10,8 @@ from app.models.organisation import Office, Unit, User
 from app.models.outbox import OutboxMessage
 from app.models.process import (
     HumanTask,
+    LaneRoute,
+    ProcedureDraft,
     ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
@@ -40,9 +42,11 @@ __all__ = [
     "HumanTask",
     "Indicator",
     "IndicatorSystem",
+    "LaneRoute",
     "Notification",
     "Office",
     "OutboxMessage",
+    "ProcedureDraft",
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessVersion",

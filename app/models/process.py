@@ -110,3 +110,32 @@ class HumanTask(Base):
 
     instance: Mapped[ProcessInstance] = relationship(back_populates="human_tasks")
     unit: Mapped[Unit | None] = relationship()
+
+
+class ProcedureDraft(Base):
+    """A diagram an administrator is editing, saved as they type, one per person."""
+
+    __tablename__ = "procedure_drafts"
+    __table_args__ = (UniqueConstraint("user_id", "process_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    process_key: Mapped[str] = mapped_column(String(100))
+    # The version the draft started from; None for a new procedure.
+    base_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_versions.id")
+    )
+    bpmn_xml: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LaneRoute(Base):
+    """A lane name a diagram may use, and the routing key its tasks go to."""
+
+    __tablename__ = "lane_routes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    routes_to: Mapped[str] = mapped_column(String(20))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
