@@ -33,6 +33,7 @@ EVENT_LABELS = {
     "rectification.verified": _l("Rectification verified"),
     "notification.queued": _l("Notification sent"),
     "escalation.raised": _l("Escalated to the office above"),
+    "instance.migrated": _l("Moved to another version of the procedure"),
 }
 
 DECISION_LABELS = {
@@ -67,6 +68,8 @@ DETAIL_LABELS = (
     ("indicator", _l("Indicator")),
     ("filename", _l("File")),
     ("error", _l("Error")),
+    ("from_version", _l("From version")),
+    ("to_version", _l("To version")),
 )
 
 

@@ -23,6 +23,7 @@ from app.services import lanes, procedure_drafts, procedures
 from app.services.base import transaction
 from app.timezones import localtime
 from forms.registry import FORM_KEYS
+from processes import scripting
 from processes.diagram_diff import diff_diagrams
 from processes.errors import Conflict, InvalidDiagram, InvalidInput
 from processes.lint import KNOWN_LANES
@@ -358,6 +359,15 @@ def check() -> Response:
         process_ids=verdict.process_ids,
         problems=procedures.problems_as_json(verdict.problems),
     )
+
+
+@bp.post("/check-script")
+def check_script() -> Response:
+    """Say at once whether a script or expression typed in the panel would run."""
+    body = request.get_json(silent=True) or {}
+    mode = "eval" if body.get("mode") == "eval" else "exec"
+    problems = scripting.check_script(str(body.get("text") or ""), mode=mode)
+    return jsonify(ok=not problems, problems=[str(p) for p in problems])
 
 
 @bp.post("/trial")

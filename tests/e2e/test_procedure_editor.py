@@ -180,8 +180,13 @@ def test_province_recheck_step_is_added_checked_run_deployed_and_migrated(
     page.fill("#prop-timer", '"P3D"')
     page.press("#prop-timer", "Tab")
     page.evaluate(SELECT, added["remind"])
+    page.fill("#prop-script", "import os")
+    page.press("#prop-script", "Tab")
+    refusal = page.locator("#prop-script-problem")
+    refusal.filter(has_text="import").wait_for()
     page.fill("#prop-script", 'notify("province", "review_province_recheck_reminder")')
     page.press("#prop-script", "Tab")
+    page.locator("#prop-script[aria-invalid='false']").wait_for()
     page.click("#check-button")
     problem = page.locator(f"#problem-list li[data-element-id='{added['recheck']}']")
     problem.wait_for()
@@ -207,6 +212,18 @@ def test_province_recheck_step_is_added_checked_run_deployed_and_migrated(
     page.wait_for_url("**/admin/procedures/creation_task")
     assert current_version(live_app) == (before + 1, "增加省级复核")
 
+    page.goto(
+        f"{live_server}/admin/procedures/creation_task/diff"
+        f"?from={before}&to={before + 1}"
+    )
+    page.wait_for_selector("#newer-diagram[data-drawn='true']")
+    added_here = page.locator(
+        f"#newer-diagram g.diff-added[data-element-id='{added['recheck']}']"
+    )
+    assert added_here.count() == 1
+    assert page.locator(f"#changes li[data-element-id='{added['recheck']}']").count()
+
+    page.goto(f"{live_server}/admin/procedures/creation_task")
     page.click("#migration-link")
     movable = page.locator("#migration-table tr[data-possible='true']")
     assert movable.count() > 0

@@ -10,7 +10,7 @@ from flask import g
 from sqlalchemy import func, select
 
 from app.models import AuditEvent, HumanTask, ProcessInstance, ProcessVersion
-from app.services import cycles, lanes, procedures
+from app.services import cycles, lanes, procedure_drafts, procedures
 from app.services.base import transaction
 from processes import registry
 from processes.diagram_diff import diff_diagrams
@@ -366,3 +366,54 @@ def test_upload_with_a_dangerous_script_is_refused_naming_the_task(
     assert 'data-element-id="submit_materials_remind"' in page
     assert words in page
     assert registry.current_version(session, "creation_task").version == 1
+
+
+def test_a_moved_instance_shows_the_move_in_its_timeline(app, session, world):
+    """The instance page names the move and both version numbers."""
+    deploy(session, world, renamed(CREATION, 'name="市级审核"', 'name="市级复核"'))
+    instance_id = procedures.migration_preview(session, "creation_task")[0].instance.id
+    procedures.migrate(session, world.users["admin"], "creation_task", [instance_id])
+
+    page = sign_in(app, "admin").get(f"/instances/{instance_id}?lang=en")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Moved to another version of the procedure" in text
+    assert "To version" in text
+
+
+def test_a_new_procedure_starts_from_a_shipped_diagram_and_needs_its_own_id(
+    session, world
+):
+    """A copy of a shipped diagram deploys as version 1 of a procedure of its own."""
+    admin = world.users["admin"]
+    state = procedure_drafts.open_editor(
+        session, admin, procedure_drafts.NEW_DRAFT_KEY, "title_review"
+    )
+    assert state.base_version is None
+    with transaction(session):
+        procedure_drafts.save_draft(
+            session, admin, procedure_drafts.NEW_DRAFT_KEY, state.xml
+        )
+    with pytest.raises(InvalidDiagram, match="exists already"):
+        procedure_drafts.deploy_draft(
+            session, admin, procedure_drafts.NEW_DRAFT_KEY, ""
+        )
+    session.rollback()
+
+    renamed_xml = state.xml.replace(b'"title_review"', b'"title_review_city"')
+    with transaction(session):
+        procedure_drafts.save_draft(
+            session, admin, procedure_drafts.NEW_DRAFT_KEY, renamed_xml
+        )
+        result = procedure_drafts.deploy_draft(
+            session, admin, procedure_drafts.NEW_DRAFT_KEY, "市级称号复核"
+        )
+    assert (result.version.definition.process_key, result.version.version) == (
+        "title_review_city",
+        1,
+    )
+    assert registry.current_version(session, "title_review").version == 1
+    reopened = procedure_drafts.open_editor(
+        session, admin, procedure_drafts.NEW_DRAFT_KEY, "title_review"
+    )
+    assert reopened.draft_saved_at is None

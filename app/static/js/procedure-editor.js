@@ -228,6 +228,9 @@
       bo.conditionExpression.body || "" : "";
     show("script", type === "bpmn:ScriptTask");
     form.elements.script.value = type === "bpmn:ScriptTask" ? bo.script || "" : "";
+    form.querySelectorAll(".field__errors").forEach(function (note) {
+      note.textContent = "";
+    });
   }
 
   function ensureExtensions(element) {
@@ -294,11 +297,30 @@
     script: function (element, value) { modeling.updateProperties(element, { script: value }); },
   };
 
+  async function checkField(field) {
+    const note = document.getElementById(field.id + "-problem");
+    if (!note || !field.dataset.check) {
+      return;
+    }
+    note.textContent = "";
+    if (!field.value.trim()) {
+      return;
+    }
+    const answer = await request(root.dataset.scriptCheckUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: field.value, mode: field.dataset.check }),
+    });
+    note.textContent = (answer.body.problems || []).join(" ");
+    field.setAttribute("aria-invalid", answer.body.ok ? "false" : "true");
+  }
+
   form.addEventListener("change", function (event) {
     const apply = APPLY[event.target.name];
     if (selected && apply) {
       apply(selected, event.target.value);
     }
+    checkField(event.target);
   });
   form.addEventListener("submit", function (event) { event.preventDefault(); });
   modeler.on("selection.changed", function (event) {
