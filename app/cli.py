@@ -11,12 +11,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app.cycles.cli import issue_with_progress, schedule_cli
+from app.cycles.cli import issue_with_progress, published_system, schedule_cli
 from app.extensions import db
 from app.models import (
     Base,
     Cycle,
-    IndicatorSystem,
     ProcessDefinition,
     ProcessInstance,
     utcnow,
@@ -226,7 +225,7 @@ def cycle_open(
     try:
         with transaction(session):
             office = organisation.office_by_code(session, office_code)
-            system = _latest_system(session, system_code)
+            system = published_system(session, system_code)
             cycle = cycles.open_cycle(
                 session,
                 office=office,
@@ -277,19 +276,6 @@ def _instant(option: str, value: str) -> datetime:
             param_hint=f"--{option.replace('_', '-')}",
         ) from None
     return parse_instant(value) if moment.tzinfo is None else moment
-
-
-def _latest_system(session, code: str) -> IndicatorSystem:
-    system = session.scalars(
-        select(IndicatorSystem)
-        .where(IndicatorSystem.code == code, IndicatorSystem.published.is_(True))
-        .order_by(IndicatorSystem.version.desc())
-    ).first()
-    if system is None:
-        raise click.ClickException(
-            f"no published indicator system has the code {code!r}"
-        )
-    return system
 
 
 @cycle_cli.command("close")

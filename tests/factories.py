@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from flask import g
 from sqlalchemy import select
 
 from app.models import HumanTask, IndicatorSystem, Office, Unit, User, utcnow
@@ -180,3 +181,14 @@ def verify(session, world: World, reviewer: str, unit_code: str, decision: str):
     if decision == "redo":
         data["rectification_due"] = (utcnow() + timedelta(days=7)).isoformat()
     return tasks.complete(session, world.users[reviewer], task.id, data)
+
+
+def sign_in(app, username: str, password: str = PASSWORD):
+    """Return a test client signed in through the form, pages in English."""
+    g.pop("_login_user", None)
+    client = app.test_client()
+    response = client.post(
+        "/auth/login?lang=en", data={"username": username, "password": password}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client

@@ -80,7 +80,7 @@ def schedule_create(office_code, system_code, unit_types, title_levels, **fields
             office = organisation.office_by_code(session, office_code)
             spec = schedules.ScheduleSpec(
                 office=office,
-                indicator_system=_published_system(session, system_code),
+                indicator_system=published_system(session, system_code),
                 unit_types=list(unit_types),
                 title_levels=list(title_levels),
                 **fields,
@@ -94,7 +94,8 @@ def schedule_create(office_code, system_code, unit_types, title_levels, **fields
     )
 
 
-def _published_system(session, code: str) -> IndicatorSystem:
+def published_system(session, code: str) -> IndicatorSystem:
+    """Return the newest published version of an indicator system, or fail clearly."""
     system = session.scalars(
         select(IndicatorSystem)
         .where(IndicatorSystem.code == code, IndicatorSystem.published.is_(True))

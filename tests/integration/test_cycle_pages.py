@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from flask import g
 from sqlalchemy import func, select
 
 from app.cycles import views as cycle_views
 from app.models import Cycle, CycleSchedule, ProcessInstance
 from app.services import cycles
 from app.services.base import transaction
-from tests.factories import PASSWORD, build_world
+from tests.factories import build_world, sign_in
 
 JSON = {"Accept": "application/json"}
 OPEN_FORM = {
@@ -32,17 +31,6 @@ OPEN_FORM = {
 def world(session, app):
     """The sample organisation with its cycle opened but not issued."""
     return build_world(session, Path(app.config["WENMING_UPLOAD_FOLDER"]), issue=False)
-
-
-def sign_in(app, username: str):
-    """Return a test client signed in as the user, pages in English."""
-    g.pop("_login_user", None)
-    client = app.test_client()
-    response = client.post(
-        "/auth/login?lang=en", data={"username": username, "password": PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
 
 
 def open_form(world, office_code: str = "C01", **changes) -> dict:

@@ -8,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from flask import g
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
@@ -25,7 +24,7 @@ from app.services.indicator_values import indicator_spec, settings_of, tree_of
 from app.services.indicator_workbook import COLUMNS
 from app.services.indicators import catalog_for_cycle
 from processes.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tests.factories import PASSWORD, build_world, make_cycle
+from tests.factories import build_world, make_cycle, sign_in
 
 HEADER = [column.header for column in COLUMNS]
 SETTINGS_FORM = {
@@ -43,17 +42,6 @@ SETTINGS_FORM = {
 def world(session, app):
     """The sample organisation with its cycle opened but not issued."""
     return build_world(session, Path(app.config["WENMING_UPLOAD_FOLDER"]), issue=False)
-
-
-def sign_in(app, username: str):
-    """Return a test client signed in as the user, pages in English."""
-    g.pop("_login_user", None)
-    client = app.test_client()
-    response = client.post(
-        "/auth/login?lang=en", data={"username": username, "password": PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
 
 
 def city_draft(session, world, code: str = "CITY", copy: bool = True):

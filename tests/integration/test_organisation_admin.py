@@ -21,7 +21,7 @@ from app.models import (
 from app.services import organisation_admin, tasks
 from app.services.base import transaction
 from processes.errors import InvalidInput
-from tests.factories import PASSWORD, submit, task_for
+from tests.factories import PASSWORD, sign_in, submit, task_for
 
 BASE = "/admin/organisation"
 UNIT_FORM = {
@@ -47,17 +47,6 @@ HEADERS = (
     "Term end",
     "Leader sign-off",
 )
-
-
-def sign_in(app, username: str, password: str = PASSWORD):
-    """Return a test client signed in as the user, pages in English."""
-    g.pop("_login_user", None)
-    client = app.test_client()
-    response = client.post(
-        "/auth/login?lang=en", data={"username": username, "password": password}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
 
 
 def try_sign_in(app, username: str, password: str):

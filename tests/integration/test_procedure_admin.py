@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from app.models import AuditEvent, HumanTask, ProcessInstance, ProcessVersion
@@ -16,7 +15,7 @@ from processes import registry
 from processes.diagram_diff import diff_diagrams
 from processes.errors import Forbidden, InvalidDiagram, InvalidInput
 from tests.conftest import corpus_dir
-from tests.factories import PASSWORD, make_cycle, submit, task_for
+from tests.factories import make_cycle, sign_in, submit, task_for
 
 SHIPPED = Path(__file__).resolve().parents[2] / "bpmn_diagrams"
 CREATION = (SHIPPED / "creation_task.bpmn").read_bytes()
@@ -168,17 +167,6 @@ def test_validation_of_a_bad_diagram_names_the_element(session, world):
     assert "no_such_form" in verdict.problems[0].message
     with pytest.raises(InvalidDiagram):
         deploy(session, world, broken)
-
-
-def sign_in(app, username: str):
-    """Return a test client signed in as the user, pages in English."""
-    g.pop("_login_user", None)
-    client = app.test_client()
-    response = client.post(
-        "/auth/login?lang=en", data={"username": username, "password": PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
 
 
 def upload(client, xml: bytes, action: str, name: str = "creation_task.bpmn"):

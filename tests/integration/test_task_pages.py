@@ -5,7 +5,6 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from app.models import (
@@ -19,18 +18,7 @@ from app.services.demo import tiny_pdf, tiny_png
 from app.services.markdown import render_markdown
 from app.services.rectification import attach_item_evidence
 from processes.errors import InvalidInput
-from tests.factories import PASSWORD, review, submit, task_for
-
-
-def sign_in(app, username: str):
-    """Return a test client signed in as the user (the previous one is forgotten)."""
-    g.pop("_login_user", None)
-    client = app.test_client()
-    response = client.post(
-        "/auth/login?lang=en", data={"username": username, "password": PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
+from tests.factories import review, sign_in, submit, task_for
 
 
 def materials_task(session, world) -> HumanTask:

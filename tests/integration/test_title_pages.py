@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from flask import g
 from sqlalchemy import select
 
 from app.models import CycleResult, HumanTask, TitleReview
 from app.services import titles
 from app.services.base import transaction
 from app.services.timers import fire_due_timers
-from tests.factories import PASSWORD, build_world
+from tests.factories import build_world, sign_in
 
 
 @pytest.fixture
@@ -34,17 +33,6 @@ def world(session, app):
         )
     titles.start_title_reviews(session, built.cycle)
     return built
-
-
-def sign_in(app, username: str):
-    """Return a test client signed in as the user."""
-    g.pop("_login_user", None)
-    client = app.test_client()
-    response = client.post(
-        "/auth/login?lang=en", data={"username": username, "password": PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
 
 
 def waiting(session, form_key: str) -> HumanTask:
