@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
+    Cycle,
     HumanTask,
     ProcedureDraft,
     ProcessDefinition,
@@ -148,6 +149,41 @@ SELECT = """
 """
 
 
+DEMO_CYCLE = "2026年度文明单位创建任务"
+
+
+def open_school_cycle(page, live_server: str, name: str) -> None:
+    """Open a county cycle for the demo school through the cycle pages."""
+    page.goto(f"{live_server}/cycles/new?lang=en")
+    page.fill("#name", name)
+    page.select_option("#office_id", label="某县文明办")
+    for field, when in (
+        ("submission_due", "2027-10-31T18:00"),
+        ("county_review_due", "2027-11-15T18:00"),
+        ("city_review_due", "2027-11-25T18:00"),
+        ("province_review_due", "2027-11-30T18:00"),
+    ):
+        page.fill(f"#{field}", when)
+    page.check("#unit-types input[value='school']")
+    page.click("#open-submit")
+    page.wait_for_selector("#issuance[data-finished='true']")
+
+
+def versions_in_cycle(live_app, cycle_name: str) -> set[int]:
+    """Return the procedure version numbers the cycle's instances run on."""
+    with live_app.app_context():
+        numbers = set(
+            db.session.scalars(
+                select(ProcessVersion.version)
+                .join(ProcessInstance, ProcessInstance.version_id == ProcessVersion.id)
+                .join(Cycle, Cycle.id == ProcessInstance.cycle_id)
+                .where(Cycle.name == cycle_name)
+            )
+        )
+        db.session.remove()
+    return numbers
+
+
 def ready_steps_match_the_engine(live_app, instance_id: int) -> tuple[bool, int]:
     """Tell whether an instance's inbox rows are its waiting tasks; give its version."""
     with live_app.app_context():
@@ -211,6 +247,10 @@ def test_province_recheck_step_is_added_checked_run_deployed_and_migrated(
     page.click("#deploy-button")
     page.wait_for_url("**/admin/procedures/creation_task")
     assert current_version(live_app) == (before + 1, "增加省级复核")
+
+    open_school_cycle(page, live_server, "省级复核版本试点")
+    assert versions_in_cycle(live_app, "省级复核版本试点") == {before + 1}
+    assert max(versions_in_cycle(live_app, DEMO_CYCLE)) <= before
 
     page.goto(
         f"{live_server}/admin/procedures/creation_task/diff"
