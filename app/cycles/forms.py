@@ -71,7 +71,7 @@ class _UnitChoice:
 class CycleForm(_UnitChoice, FlaskForm):
     """Open a cycle now for an office's subtree with its deadlines."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Cycle name"), validators=[DataRequired(), Length(max=100)])
     office_id = SelectField(_l("Office"), coerce=int, validate_choice=False)
     indicator_system_id = SelectField(
         _l("Indicator system"), coerce=int, validate_choice=False
@@ -101,7 +101,9 @@ def _days(label, default: int) -> IntegerField:
 class ScheduleForm(_UnitChoice, FlaskForm):
     """A schedule: which cycle an office opens, when, and its windows."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(
+        _l("Schedule name"), validators=[DataRequired(), Length(max=100)]
+    )
     office_id = SelectField(_l("Office"), coerce=int, validate_choice=False)
     indicator_system_id = SelectField(
         _l("Indicator system"), coerce=int, validate_choice=False
