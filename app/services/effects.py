@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import HumanTask, ProcessInstance, record_event
-from app.services import notifications
+from app.services import names, notifications
 from processes.effects import Effect
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def apply_effects(
 def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None:
     lane, kind = effect.payload["lane"], effect.payload["kind"]
     task = _task_notified_of(session, instance, lane, kind)
-    title = f"{_unit_name(instance)}：{_describe(task, kind)}"
+    title = f"{names.unit_name(session, instance.unit_id)}：{_describe(task, kind)}"
     told = notifications.notify_lane(
         session, instance, lane, kind, title, task_id=task.id if task else None
     )
@@ -66,7 +66,7 @@ def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> No
     overdue = _overdue_task(session, instance, kind)
     lane = ESCALATE_TO.get(overdue.lane if overdue else "", "office")
     what = overdue.title if overdue else kind
-    title = f"已逾期：{_unit_name(instance)}「{what}」"
+    title = f"已逾期：{names.unit_name(session, instance.unit_id)}「{what}」"
     told = notifications.notify_lane(
         session,
         instance,
@@ -127,11 +127,6 @@ def _describe(task: HumanTask | None, kind: str) -> str:
     if kind.endswith("_reminder"):
         return f"「{task.title if task else kind}」即将到期"
     return KIND_TITLES.get(kind, kind)
-
-
-def _unit_name(instance: ProcessInstance) -> str:
-    unit = instance.unit
-    return unit.name if unit is not None else ""
 
 
 def _archive(session: Session, instance: ProcessInstance, effect: Effect) -> None:

@@ -20,7 +20,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Cycle,
     HumanTask,
     Notification,
     ProcessInstance,
@@ -28,7 +27,7 @@ from app.models import (
     record_event,
     utcnow,
 )
-from app.services import mail
+from app.services import mail, names
 from app.services.base import transaction
 from processes.errors import InvalidInput
 
@@ -113,14 +112,9 @@ class _Subjects:
         instance_ids = {n["instance_id"] for n in notifications if n["instance_id"]}
         instance_ids |= {t.instance_id for t in tasks.values()}
         instances = _by_id(session, ProcessInstance, instance_ids)
-        cycle_ids = {i.cycle_id for i in instances.values() if i.cycle_id}
-        cycles = _by_id(session, Cycle, cycle_ids)
         return cls(
             tasks=tasks,
-            instances={
-                i.id: _instance_title(i, cycles.get(i.cycle_id))
-                for i in instances.values()
-            },
+            instances={i.id: _instance_title(session, i) for i in instances.values()},
         )
 
 
@@ -240,10 +234,10 @@ def _context(
     }
 
 
-def _instance_title(instance: ProcessInstance, cycle: Cycle | None) -> tuple[str, str]:
+def _instance_title(session: Session, instance: ProcessInstance) -> tuple[str, str]:
     """Return the instance's cycle name (else its business key) and unit name."""
-    unit = instance.unit
-    return (cycle.name if cycle else instance.business_key), (unit.name if unit else "")
+    cycle = names.cycle_name(session, instance.cycle_id)
+    return cycle or instance.business_key, names.unit_name(session, instance.unit_id)
 
 
 def _mark_mailed(session: Session, ids: list[int], when: datetime) -> None:
