@@ -398,12 +398,13 @@ def _save(
     values.update(_status_values(workflow))
     if version_id is not None:
         values["version_id"] = version_id
+    # On the table, not the entity: the loaded row is updated below by hand.
+    table = ProcessInstance.__table__
     statement = (
-        update(ProcessInstance)
-        .where(ProcessInstance.id == instance.id)
-        .where(ProcessInstance.lock_version == version_seen)
+        update(table)
+        .where(table.c.id == instance.id)
+        .where(table.c.lock_version == version_seen)
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     if session.execute(statement).rowcount != 1:
         raise Conflict(

@@ -132,7 +132,12 @@ def _by_id(session: Session, model: type, ids: set[int]) -> dict[int, Any]:
     return found
 
 
-def mail_immediately(session: Session, notifications: list[dict]) -> int:
+def mail_immediately(
+    session: Session,
+    notifications: list[dict],
+    *,
+    known_users: Mapping[int, User] | None = None,
+) -> int:
     """Queue an e-mail for each new notification of a user who wants them at once.
 
     Call it with the notification rows about to be inserted: each row gets its
@@ -141,7 +146,9 @@ def mail_immediately(session: Session, notifications: list[dict]) -> int:
     """
     for notification in notifications:
         notification["mailed_at"] = None
-    recipients = _recipients(session, {n["user_id"] for n in notifications})
+    recipients = _recipients(
+        session, {n["user_id"] for n in notifications}, known_users or {}
+    )
     wanted = [n for n in notifications if n["user_id"] in recipients]
     if not wanted:
         return 0
@@ -158,8 +165,21 @@ def mail_immediately(session: Session, notifications: list[dict]) -> int:
     return queued
 
 
-def _recipients(session: Session, user_ids: set[int]) -> dict[int, _Recipient]:
-    """Return the users who want e-mail at once and have an address, by id."""
+def _recipients(
+    session: Session, user_ids: set[int], known: Mapping[int, User]
+) -> dict[int, _Recipient]:
+    """Return the users who want e-mail at once and have an address, by id.
+
+    Users the caller has just loaded (`known`) are not looked up again.
+    """
+    if user_ids <= known.keys():
+        return {
+            user.id: _Recipient(
+                user.id, user.display_name, user.email, mail_locale(user.locale)
+            )
+            for user in (known[i] for i in user_ids)
+            if user.email_mode == "immediate" and user.active and user.email
+        }
     query = select(User.id, User.display_name, User.email, User.locale).where(
         User.id.in_(user_ids),
         User.email_mode == "immediate",

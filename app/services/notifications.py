@@ -58,7 +58,7 @@ def announce_new_tasks(
                 _row(user_id, kind, task.title, task.id, instance.id)
                 for user_id in people.of(audience)
             )
-    _insert(session, rows)
+    _insert(session, rows, people)
     return len(rows)
 
 
@@ -73,11 +73,12 @@ def notify_lane(
 ) -> int:
     """Tell the people of a lane about an instance, e.g. a reminder of a task."""
     audience = Audience(lane, instance.unit_id, instance.scope_path)
+    people = _People(session)
     rows = [
         _row(user_id, kind, title, task_id, instance.id)
-        for user_id in _People(session).of(audience)
+        for user_id in people.of(audience)
     ]
-    _insert(session, rows)
+    _insert(session, rows, people)
     return len(rows)
 
 
@@ -136,10 +137,11 @@ def _row(user_id, kind, title, task_id, instance_id) -> dict:
     }
 
 
-def _insert(session: Session, rows: list[dict]) -> None:
+def _insert(session: Session, rows: list[dict], people: _People | None = None) -> None:
     """Write the notifications, and e-mail those whose people want it at once."""
     if rows:
-        notification_mail.mail_immediately(session, rows)
+        known = people.users if people is not None else None
+        notification_mail.mail_immediately(session, rows, known_users=known)
         # A plain table insert: the ORM's bulk-insert path costs more than the row.
         session.execute(insert(Notification.__table__), rows)
 
@@ -151,6 +153,8 @@ class _People:
         self.session = session
         self._by_unit: dict[int, list[User]] = {}
         self._by_office: dict[tuple[str, str], list[int]] = {}
+        # Every user loaded so far, so that mail needs no second look-up.
+        self.users: dict[int, User] = {}
 
     def prefetch_units(self, unit_ids: Iterable[int]) -> None:
         """Load the users of many units at once."""
@@ -162,6 +166,7 @@ class _People:
         query = select(User).where(User.unit_id.in_(missing), User.active.is_(True))
         for user in self.session.scalars(query):
             self._by_unit[user.unit_id].append(user)
+            self.users[user.id] = user
 
     def of(self, audience: Audience) -> list[int]:
         """Return the ids of the active users who work the lane for the unit."""
@@ -188,4 +193,6 @@ class _People:
             ]
             where = Office.path.in_(ancestors) & (Office.level == lane)
         query = select(User).join(Office).where(where, User.active.is_(True))
-        return [u.id for u in self.session.scalars(query) if u.has_role("reviewer")]
+        reviewers = [u for u in self.session.scalars(query) if u.has_role("reviewer")]
+        self.users.update((u.id, u) for u in reviewers)
+        return [u.id for u in reviewers]
