@@ -30,7 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import time_machine  # noqa: E402
-from sqlalchemy import String, cast, create_engine, insert, select, text, update  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    String,
+    cast,
+    create_engine,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
