@@ -36,10 +36,20 @@ class MigrationCheck:
         return not self.reasons
 
 
-def check(workflow: SpiffWorkflow, spec, subprocess_specs: dict) -> MigrationCheck:
-    """Compare a workflow with a new spec and say whether moving it is safe."""
+def check(
+    workflow: SpiffWorkflow,
+    spec,
+    subprocess_specs: dict,
+    spec_diffs: dict | None = None,
+) -> MigrationCheck:
+    """Compare a workflow with a new spec and say whether moving it is safe.
+
+    Pass the same `spec_diffs` dict when checking many workflows: the comparison of
+    two specs is made once and kept there.
+    """
+    spec_diffs = {} if spec_diffs is None else spec_diffs
     result = MigrationCheck()
-    top = SpiffSpecDiff(SERIALIZER.registry, workflow.spec, spec)
+    top = _spec_diff(spec_diffs, workflow.spec, spec)
     result._diffs.append((workflow, SpiffWorkflowDiff(workflow, top), spec))
     result.reasons.extend(_blockers(workflow, top))
 
@@ -58,6 +68,14 @@ def check(workflow: SpiffWorkflow, spec, subprocess_specs: dict) -> MigrationChe
         )
         result.reasons.extend(_blockers(subprocess, diff, inside=name))
     return result
+
+
+def _spec_diff(cache: dict, old_spec, new_spec) -> SpiffSpecDiff:
+    # Specs come from the shared cache, so the same objects recur across workflows.
+    key = (id(old_spec), id(new_spec))
+    if key not in cache:
+        cache[key] = SpiffSpecDiff(SERIALIZER.registry, old_spec, new_spec)
+    return cache[key]
 
 
 def _blockers(workflow, diff: SpiffSpecDiff, inside: str | None = None) -> list[str]:

@@ -235,14 +235,17 @@ def fire_timers(
 
 
 def check_migration(
-    session: Session, instance: ProcessInstance, target: ProcessVersion
+    session: Session,
+    instance: ProcessInstance,
+    target: ProcessVersion,
+    spec_diffs: dict | None = None,
 ) -> migration.MigrationCheck:
     """Say whether an instance can move to another version of its diagram."""
     if instance.status != "running":
         return migration.MigrationCheck(reasons=[f"it is {instance.status}"])
     workflow = load_workflow(session, instance)
     spec, subprocess_specs = SPEC_CACHE.get(session, target)
-    return migration.check(workflow, spec, subprocess_specs)
+    return migration.check(workflow, spec, subprocess_specs, spec_diffs)
 
 
 def migrate_instance(

@@ -62,23 +62,19 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
 
     jobs.bind_app(app)
     interval = app.config.get("WENMING_SCHEDULER_INTERVAL_SECONDS")
-    scheduler.add_job(
-        jobs.run_job,
-        trigger="interval",
-        seconds=interval or TIMER_INTERVAL_SECONDS,
-        args=["fire_due_timers"],
-        id=TIMER_JOB_ID,
-        name="Fire due BPMN timers",
-        replace_existing=True,
+    _every(
+        scheduler,
+        "fire_due_timers",
+        TIMER_JOB_ID,
+        "Fire due BPMN timers",
+        interval or TIMER_INTERVAL_SECONDS,
     )
-    scheduler.add_job(
-        jobs.run_job,
-        trigger="interval",
-        seconds=interval or MAIL_INTERVAL_SECONDS,
-        args=["send_mail"],
-        id=MAIL_JOB_ID,
-        name="Send due e-mail",
-        replace_existing=True,
+    _every(
+        scheduler,
+        "send_mail",
+        MAIL_JOB_ID,
+        "Send due e-mail",
+        interval or MAIL_INTERVAL_SECONDS,
     )
     scheduler.add_job(
         jobs.run_job,
@@ -95,36 +91,51 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     return scheduler
 
 
+def _every(
+    scheduler: BaseScheduler,
+    job: str,
+    job_id: str,
+    name: str,
+    seconds: float,
+    **options: object,
+) -> None:
+    """Store one of `jobs.JOBS` to run every `seconds`, replacing an earlier copy."""
+    scheduler.add_job(
+        jobs.run_job,
+        trigger="interval",
+        seconds=seconds,
+        args=[job],
+        id=job_id,
+        name=name,
+        replace_existing=True,
+        **options,
+    )
+
+
 def _add_cycle_jobs(scheduler: BaseScheduler) -> None:
     """Add the jobs that open scheduled cycles, finish their issuance, close them."""
     schedule_sync.bind_scheduler(scheduler)
-    scheduler.add_job(
-        jobs.run_job,
-        trigger="interval",
-        seconds=SYNC_INTERVAL_SECONDS,
+    _every(
+        scheduler,
+        "sync_schedules",
+        SYNC_JOB_ID,
+        "Match schedule jobs to cycle schedules",
+        SYNC_INTERVAL_SECONDS,
         next_run_time=datetime.now(UTC),
-        args=["sync_schedules"],
-        id=SYNC_JOB_ID,
-        name="Match schedule jobs to cycle schedules",
-        replace_existing=True,
     )
-    scheduler.add_job(
-        jobs.run_job,
-        trigger="interval",
-        seconds=ISSUE_INTERVAL_SECONDS,
-        args=["issue_cycles"],
-        id=ISSUE_JOB_ID,
-        name="Issue cycles whose issuance has not finished",
-        replace_existing=True,
+    _every(
+        scheduler,
+        "issue_cycles",
+        ISSUE_JOB_ID,
+        "Issue cycles whose issuance has not finished",
+        ISSUE_INTERVAL_SECONDS,
     )
-    scheduler.add_job(
-        jobs.run_job,
-        trigger="interval",
-        seconds=CLOSE_INTERVAL_SECONDS,
-        args=["close_due_cycles"],
-        id=CLOSE_JOB_ID,
-        name="Close and score cycles whose close time has come",
-        replace_existing=True,
+    _every(
+        scheduler,
+        "close_due_cycles",
+        CLOSE_JOB_ID,
+        "Close and score cycles whose close time has come",
+        CLOSE_INTERVAL_SECONDS,
     )
 
 

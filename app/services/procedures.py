@@ -206,9 +206,9 @@ def migration_preview(session: Session, process_key: str) -> list[InstanceMove]:
         .where(ProcessInstance.status == "running")
         .order_by(ProcessInstance.id)
     )
-    moves = []
+    moves, spec_diffs = [], {}
     for instance in session.scalars(query):
-        checked = runner.check_migration(session, instance, target)
+        checked = runner.check_migration(session, instance, target, spec_diffs)
         moves.append(InstanceMove(instance, checked.reasons))
     return moves
 

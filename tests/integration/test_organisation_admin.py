@@ -18,7 +18,7 @@ from app.models import (
     Unit,
     User,
 )
-from app.services import organisation_admin, tasks
+from app.services import organisation, organisation_admin, tasks
 from app.services.base import transaction
 from processes.errors import InvalidInput
 from tests.factories import PASSWORD, sign_in, submit, task_for
@@ -765,3 +765,27 @@ def test_recent_changes_show_on_the_start_page_within_the_subtree(app, session, 
     assert 'data-action="unit.created"' in city_page and "另一县图书馆" in city_page
     assert 'data-action="office.updated"' in county_page
     assert "另一县图书馆" not in county_page
+
+
+def test_long_unit_lists_page_and_keep_their_filters(app, session, world):
+    """With more units than a page holds, the pager leads on with the filter kept."""
+    with transaction(session):
+        for number in range(55):
+            organisation.create_unit(
+                session,
+                name=f"分页单位{number:02d}",
+                code=f"page{number:02d}",
+                unit_type="enterprise",
+                office=world.offices["X01"],
+            )
+    client = sign_in(app, "county")
+
+    first = client.get("/admin/organisation/units/?type=enterprise").get_data(
+        as_text=True
+    )
+    assert "Page 1 of 2" in first
+    assert 'rel="next"' in first and "type=enterprise" in first.split('rel="next"')[0]
+    second = client.get("/admin/organisation/units/?type=enterprise&page=2")
+    assert "Page 2 of 2" in second.get_data(as_text=True)
+    titles = client.get("/units/?type=enterprise&lang=en").get_data(as_text=True)
+    assert "Page 1 of 2" in titles
