@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from app.archives.cli import archive_cli
 from app.cycles.cli import issue_with_progress, published_system, schedule_cli
 from app.extensions import db
 from app.models import (
@@ -46,6 +47,7 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(schedule_cli)
+    app.cli.add_command(archive_cli)
 
 
 def _fail(error: WenmingError) -> None:

@@ -135,28 +135,36 @@ def init_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register the page areas and their entries in the main navigation."""
     from app.api.views import bp as api_bp
+    from app.archives.views import bp as archives_bp
     from app.auth.views import bp as auth_bp
     from app.auth.views import unauthorized
     from app.cycles.views import bp as cycles_bp
     from app.inbox.views import bp as inbox_bp
     from app.indicator_systems.views import bp as indicator_systems_bp
     from app.instances.views import bp as instances_bp
+    from app.ledger.views import bp as ledger_bp
     from app.main.views import bp as main_bp
     from app.organisation.views import bp as organisation_bp
     from app.procedures.views import bp as procedures_bp
+    from app.public.views import bp as public_bp
     from app.results.views import bp as results_bp
+    from app.statistics.views import bp as statistics_bp
     from app.tasks.views import bp as tasks_bp
     from app.titles.views import bp as titles_bp
 
     areas = (api_bp, auth_bp, cycles_bp, inbox_bp, instances_bp, main_bp, tasks_bp)
     admin_areas = (indicator_systems_bp, organisation_bp, procedures_bp)
-    for blueprint in (*areas, *admin_areas, results_bp, titles_bp):
+    continuous_areas = (ledger_bp, archives_bp, statistics_bp, public_bp)
+    for blueprint in (*areas, *admin_areas, results_bp, titles_bp, *continuous_areas):
         app.register_blueprint(blueprint)
     login_manager.unauthorized_handler(unauthorized)
     add_nav_link(app, "main.index", _l("Home"))
     add_nav_link(app, "inbox.index", _l("Inbox"))
     staff = ("admin", "office_admin", "reviewer")
     add_nav_link(app, "cycles.index", _l("Cycles"), roles=staff)
+    add_nav_link(app, "ledger.index", _l("Ledger"))
+    add_nav_link(app, "archives.index", _l("Archive"))
+    add_nav_link(app, "statistics.index", _l("Statistics"), roles=staff)
     admins = ("admin", "office_admin")
     add_nav_link(app, "indicator_systems.index", _l("Indicator systems"), roles=admins)
     add_nav_link(app, "organisation.index", _l("Organisation"), roles=admins)

@@ -1,5 +1,6 @@
 """SQLAlchemy models of Wenming, importable without Flask."""
 
+from app.models import dossier, ledger, public  # noqa: F401 (their tables)
 from app.models.api import ApiToken
 from app.models.audit import AuditEvent, record_event
 from app.models.base import Base, utcnow

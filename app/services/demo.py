@@ -13,7 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Office, User, utcnow
-from app.services import cycles, indicators, organisation, submissions, tasks
+from app.services import (
+    cycles,
+    indicators,
+    ledger_demo,
+    organisation,
+    public_demo,
+    submissions,
+    tasks,
+)
 from app.services.base import transaction
 from app.services.demo_data import (
     DEMO_ACCOUNTS,
@@ -55,6 +63,8 @@ def load_demo(session: Session, *, password: str, upload_folder: Path) -> DemoRe
     cycles.issue_cycle(session, cycle)
     report.cycle_id = cycle.id
     _advance(session, cycle, upload_folder)
+    ledger_demo.load(session, upload_folder=upload_folder)
+    public_demo.load(session, upload_folder=upload_folder)
     logger.info("demo data loaded", extra={"cycle_id": cycle.id})
     return report
 

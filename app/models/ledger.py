@@ -1,0 +1,3 @@
+"""The unit's ledger of creation activities (台账)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The public site: civilized units, good practice, articles and reports."""

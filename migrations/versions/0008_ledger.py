@@ -1,0 +1,23 @@
+"""Ledger entries and their evidence.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 12:40:00.000000
+
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
