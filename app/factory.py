@@ -163,7 +163,7 @@ def register_blueprints(app: Flask) -> None:
     staff = ("admin", "office_admin", "reviewer")
     add_nav_link(app, "cycles.index", _l("Cycles"), roles=staff)
     add_nav_link(app, "ledger.index", _l("Ledger"))
-    add_nav_link(app, "archives.index", _l("Archive"))
+    add_nav_link(app, "archives.index", _l("Archives"))
     add_nav_link(app, "statistics.index", _l("Statistics"), roles=staff)
     admins = ("admin", "office_admin")
     add_nav_link(app, "indicator_systems.index", _l("Indicator systems"), roles=admins)
