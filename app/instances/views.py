@@ -19,6 +19,8 @@ bp = Blueprint(
 EVENT_LABELS = {
     "instance.started": _l("Instance started"),
     "instance.archived": _l("Archived"),
+    "dossier.frozen": _l("Dossier frozen"),
+    "dossier.annotated": _l("Correction added to the dossier"),
     "instance.failed": _l("Instance stopped by an error"),
     "task.completed": _l("Step completed"),
     "task.claimed": _l("Task claimed"),

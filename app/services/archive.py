@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Archive, ProcessInstance, Review, ReviewScore, record_event
+from app.services.dossier_freeze import freeze_dossier
 from app.services.indicators import (
     Catalog,
     catalog_for_cycle,
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 def archive_instance(
     session: Session, instance: ProcessInstance, outcome: str
 ) -> Archive:
-    """Store the final score of an instance from its last review."""
+    """Store the final score of an instance and freeze its dossier in the step."""
     system = catalog_for_cycle(session, instance.cycle_id)
     review_id, breakdown = _last_review(session, system, instance.id)
     if breakdown.vetoed:
@@ -57,6 +58,7 @@ def archive_instance(
         breakdown.total,
         extra={"instance_id": instance.id},
     )
+    freeze_dossier(session, instance, record)
     return record
 
 
