@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.services.demo import CYCLE_NAME
 from tests.e2e.conftest import assert_clean, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -15,6 +16,11 @@ def test_dashboard_draws_charts_and_a_number_opens_its_units(
     """County reviewer: charts are drawn without CSP errors; a count lists units."""
     sign_in(page, live_server, "county", demo_password)
     page.goto(f"{live_server}/statistics/")
+    # Other browser tests open cycles of their own: look at the demo cycle.
+    demo_cycle = page.locator("#s-cycle option", has_text=CYCLE_NAME)
+    page.select_option("#s-cycle", demo_cycle.get_attribute("value"))
+    page.click("#apply-statistics")
+    page.wait_for_load_state()
 
     page.wait_for_selector("#chart-funnel[data-drawn] svg")
     for chart in ("ontime", "bands", "types", "indicators", "rounds", "trends"):
