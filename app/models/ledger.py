@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
@@ -33,3 +33,20 @@ class LedgerEntry(Base):
     good_practice: Mapped[bool] = mapped_column(default=False)
     good_practice_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     good_practice_at: Mapped[datetime | None]
+
+
+class LedgerAttachment(Base):
+    """A ledger entry a unit attached to its answer to one indicator."""
+
+    __tablename__ = "ledger_attachments"
+    __table_args__ = (UniqueConstraint("response_id", "ledger_entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("submission_responses.id"), index=True
+    )
+    ledger_entry_id: Mapped[int] = mapped_column(
+        ForeignKey("ledger_entries.id"), index=True
+    )
+    attached_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    attached_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from app.models.ledger import LedgerEntry
 
 
 class Submission(Base):
@@ -69,10 +73,17 @@ class EvidenceFile(Base):
     )
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set on a ledger entry's own files, and on their copies attached to a response.
+    ledger_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_entries.id"), index=True
+    )
+    # When a photo was taken, read from its EXIF data where the file has it.
+    captured_at: Mapped[datetime | None]
 
     response: Mapped[SubmissionResponse | None] = relationship(
         back_populates="evidence"
     )
+    ledger_entry: Mapped[LedgerEntry | None] = relationship()
 
 
 class Review(Base):

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.models import EvidenceFile, User, record_event
+from app.services.photos import check_photo
 from processes.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def store_evidence(
     filename: str,
     content: bytes,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    capture_timezone: str = "Asia/Shanghai",
 ) -> EvidenceFile:
     """Check an upload and store it content-addressed; the row is added unlinked."""
     if not content:
@@ -95,6 +97,9 @@ def store_evidence(
             f"{filename}: only photos (JPEG, PNG, GIF, WebP), PDF, Office documents "
             "and MP4 videos are accepted"
         )
+    captured_at = None
+    if sniffed[0] == "photo":
+        captured_at = check_photo(filename, content, capture_timezone)
     digest = hashlib.sha256(content).hexdigest()
     _write_once(Path(upload_folder), digest, content)
     evidence = EvidenceFile(
@@ -105,6 +110,7 @@ def store_evidence(
         size_bytes=len(content),
         unit_id=unit_id,
         uploaded_by_id=user.id,
+        captured_at=captured_at,
     )
     session.add(evidence)
     return evidence

@@ -25,6 +25,7 @@ from werkzeug.routing import BuildError
 from app.extensions import db
 from app.services import (
     evidence,
+    ledger_submissions,
     rectification,
     scope,
     submissions,
@@ -199,9 +200,9 @@ def _store_uploads(targets) -> dict[str, str]:
 
 
 def _attach_chosen_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
-    """Store the files chosen per indicator; return the errors of refused ones."""
+    """Store the files chosen and attach the ledger entries ticked, per indicator."""
     indicators = page.catalog.indicators if page.catalog else ()
-    return _store_uploads(
+    errors = _store_uploads(
         (
             f"files_{indicator.code}",
             f"{indicator.code}.evidence",
@@ -215,6 +216,10 @@ def _attach_chosen_files(task_id: int, page: task_pages.TaskPage) -> dict[str, s
         )
         for indicator in indicators
     )
+    ledger_errors = ledger_submissions.attach_from_form(
+        db.session, current_user, task_id, request.form
+    )
+    return {**ledger_errors, **errors}
 
 
 def _attach_item_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
