@@ -169,6 +169,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav_link(app, "indicator_systems.index", _l("Indicator systems"), roles=admins)
     add_nav_link(app, "organisation.index", _l("Organisation"), roles=admins)
     add_nav_link(app, "procedures.index", _l("Procedures"), roles=("admin",))
+    add_nav_link(app, "public.manage_articles", _l("Public articles"), roles=admins)
     add_nav_link(app, "titles.units", _l("Units"))
     add_nav_link(app, "auth.profile", _l("Profile"))
 

@@ -64,6 +64,36 @@ FORMS = (
         ("city", "province", "office"),
         "Weigh the objections raised in the notice; uphold or change the proposal.",
     ),
+    FormInfo(
+        "public_triage",
+        "举报受理 Report triage",
+        ("office", "county", "city", "province"),
+        "Accept a public report for verification or reject it with a reason.",
+    ),
+    FormInfo(
+        "public_verify",
+        "举报核查 Report verification",
+        ("county", "city", "province", "office"),
+        "Confirm the report or not, with findings, deduction and title review.",
+    ),
+    FormInfo(
+        "public_rectify",
+        "举报整改 Report rectification",
+        ("unit",),
+        "Answer a confirmed report with the measures taken and photos.",
+    ),
+    FormInfo(
+        "public_check",
+        "举报整改复核 Report rectification check",
+        ("county", "city", "province", "office"),
+        "Accept the unit's rectification of a report or send it back.",
+    ),
+    FormInfo(
+        "public_feedback",
+        "答复举报人 Reply to the reporter",
+        ("office", "county", "city", "province"),
+        "Write the reply the reporter reads on the tracking page; it is published.",
+    ),
 )
 
 FORM_KEYS = {form.key: form for form in FORMS}

@@ -25,7 +25,7 @@ from wtforms import (
     TextAreaField,
 )
 
-from forms import title_forms
+from forms import public_forms, title_forms
 
 RECTIFY_ROWS = 5
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -349,6 +349,11 @@ _BUILDERS = {
     "title_propose": partial(title_forms.proposal_form, TaskForm),
     "title_approve": partial(title_forms.approval_form, TaskForm),
     "title_objections": partial(title_forms.objections_form, TaskForm),
+    "public_triage": partial(public_forms.triage_form, TaskForm),
+    "public_verify": partial(public_forms.verify_form, TaskForm),
+    "public_rectify": partial(public_forms.rectify_form, TaskForm),
+    "public_check": partial(public_forms.check_form, TaskForm),
+    "public_feedback": partial(public_forms.feedback_form, TaskForm),
 }
 _READERS = {
     "unit_submission": _read_submission,
@@ -359,4 +364,9 @@ _READERS = {
     "title_propose": title_forms.read_proposal,
     "title_approve": title_forms.read_approval,
     "title_objections": title_forms.read_objections,
+    "public_triage": public_forms.read_triage,
+    "public_verify": public_forms.read_verify,
+    "public_rectify": public_forms.read_rectify,
+    "public_check": public_forms.read_check,
+    "public_feedback": public_forms.read_feedback,
 }

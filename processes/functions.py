@@ -85,6 +85,11 @@ def change_title(decision: str, rectify_days: int | None = None) -> None:
     effects.emit("title_change", decision=decision, rectify_days=rectify_days)
 
 
+def publish_report() -> None:
+    """Ask the platform to publish a public report's result on its tracking page."""
+    effects.emit("public_report_published")
+
+
 DIAGRAM_FUNCTIONS = {
     "now": now,
     "add_duration": add_duration,
@@ -95,4 +100,5 @@ DIAGRAM_FUNCTIONS = {
     "archive": archive,
     "public_notice": public_notice,
     "change_title": change_title,
+    "publish_report": publish_report,
 }

@@ -33,6 +33,11 @@ KNOWN_FORM_KEYS = frozenset(
         "title_propose",
         "title_approve",
         "title_objections",
+        "public_triage",
+        "public_verify",
+        "public_rectify",
+        "public_check",
+        "public_feedback",
     }
 )
 

@@ -155,6 +155,27 @@ FORM_FIELDS: dict[str, list[dict]] = {
             required=False,
         ),
     ],
+    "public_triage": [
+        _field("decision", "string", "accept or reject", enum=["accept", "reject"]),
+        _field("reason", "string", "required when rejecting", required=False),
+    ],
+    "public_verify": [
+        _field("confirmed", "string", "yes or no", enum=["yes", "no"]),
+        _field("findings", "string", "what the verification found"),
+        _field("deduction", "string", "when confirmed: G2 or none", required=False),
+        _field("rectify_days", "integer", "when confirmed: 1 to 90", required=False),
+        _field(
+            "start_title_review", "string", "when confirmed: yes or no", required=False
+        ),
+    ],
+    "public_rectify": [_field("response", "string", "the measures taken")],
+    "public_check": [
+        _field("decision", "string", "accept or return", enum=["accept", "return"]),
+        _field("opinion", "string", "required when returning", required=False),
+    ],
+    "public_feedback": [
+        _field("reply", "string", "the reply published on the tracking page")
+    ],
 }
 
 

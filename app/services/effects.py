@@ -148,10 +148,17 @@ def _title_change(session: Session, instance: ProcessInstance, effect: Effect) -
     apply_decision(session, instance, payload["decision"], payload["rectify_days"])
 
 
+def _report_published(session: Session, instance: ProcessInstance, effect) -> None:
+    from app.services.public_steps import publish_result
+
+    publish_result(session, instance)
+
+
 _HANDLERS = {
     "notify": _notify,
     "escalate": _escalate,
     "archive": _archive,
     "title_notice": _title_notice,
     "title_change": _title_change,
+    "public_report_published": _report_published,
 }

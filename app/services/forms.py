@@ -8,7 +8,14 @@ from processes.errors import EngineError
 
 def handler_for(form_key: str):
     """Return the completion handler of a form key, or say the key is unknown."""
-    from app.services import rectification, reviews, signoff, submissions, titles
+    from app.services import (
+        public_steps,
+        rectification,
+        reviews,
+        signoff,
+        submissions,
+        titles,
+    )
 
     handlers = {
         "unit_submission": submissions.complete_submission,
@@ -19,6 +26,11 @@ def handler_for(form_key: str):
         "title_propose": titles.complete_proposal,
         "title_approve": titles.complete_approval,
         "title_objections": titles.complete_objections,
+        "public_triage": public_steps.complete_triage,
+        "public_verify": public_steps.complete_verification,
+        "public_rectify": public_steps.complete_rectification,
+        "public_check": public_steps.complete_check,
+        "public_feedback": public_steps.complete_feedback,
     }
     if form_key not in FORM_KEYS or form_key not in handlers:
         raise EngineError(

@@ -26,6 +26,7 @@ from app.extensions import db
 from app.services import (
     evidence,
     ledger_submissions,
+    public_steps,
     rectification,
     scope,
     submissions,
@@ -241,9 +242,18 @@ def _attach_item_files(task_id: int, page: task_pages.TaskPage) -> dict[str, str
     )
 
 
+def _attach_report_photos(task_id: int, page: task_pages.TaskPage) -> dict[str, str]:
+    """Store the photos of a public report's rectification; return refusals."""
+    attach = partial(
+        public_steps.attach_rectification_photo, db.session, current_user, task_id
+    )
+    return _store_uploads([("files_public_rectify", "photos", attach)])
+
+
 _FILE_TAKERS = {
     "unit_submission": _attach_chosen_files,
     "rectification": _attach_item_files,
+    "public_rectify": _attach_report_photos,
 }
 
 

@@ -29,7 +29,7 @@ def test_shipped_diagrams_are_current_versions_with_their_hash(session, world):
     """Deploying the shipped diagrams stores XML, sha256 and the spec once."""
     versions = session.scalars(select(ProcessVersion)).all()
     keys = sorted(v.definition.process_key for v in versions)
-    assert keys == ["creation_task", "rectification", "title_review"]
+    assert keys == ["creation_task", "public_report", "rectification", "title_review"]
     creation = registry.current_version(session, "creation_task")
     assert creation.called_versions == {
         "rectification": registry.current_version(session, "rectification").id
