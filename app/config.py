@@ -73,6 +73,16 @@ CONFIG_VARIABLES: list[tuple[str, str, str]] = [
         "how often the scheduler fires due timers and sends e-mail",
     ),
     ("WENMING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    (
+        "WENMING_PUBLIC_REPORTS_PER_HOUR",
+        "5",
+        "public reports accepted per hour from one client address",
+    ),
+    (
+        "WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR",
+        "300",
+        "public reports accepted per hour from everyone together",
+    ),
 ]
 
 DEFAULT_CONTENT_SECURITY_POLICY = (
@@ -144,6 +154,12 @@ def read_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         ),
         "WENMING_LOG_LEVEL": _choice(
             environ, "WENMING_LOG_LEVEL", LOG_LEVELS, "INFO", normalize=str.upper
+        ),
+        "WENMING_PUBLIC_REPORTS_PER_HOUR": _integer(
+            environ, "WENMING_PUBLIC_REPORTS_PER_HOUR", 5, 1, 10_000
+        ),
+        "WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR": _integer(
+            environ, "WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR", 300, 1, 1_000_000
         ),
     }
 

@@ -212,13 +212,8 @@ def _report_input(form: ReportForm) -> public_reports.ReportInput:
 def _guard(form: ReportForm) -> public_reports.Guard:
     config = current_app.config
     limits = report_guard.Limits(
-        per_client=config.get(
-            "WENMING_PUBLIC_REPORTS_PER_HOUR", report_guard.DEFAULT_PER_CLIENT_PER_HOUR
-        ),
-        overall=config.get(
-            "WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR",
-            report_guard.DEFAULT_GLOBAL_PER_HOUR,
-        ),
+        per_client=config["WENMING_PUBLIC_REPORTS_PER_HOUR"],
+        overall=config["WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR"],
     )
     return public_reports.Guard(
         secret=config["SECRET_KEY"],

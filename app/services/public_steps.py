@@ -8,7 +8,7 @@ the small decision the diagram routes on.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -159,7 +159,7 @@ def _check_review(session: Session, user: User, report) -> None:
 def _confirm(session: Session, user: User, report, cycle, days: int) -> None:
     report.status, report.outcome = "rectifying", "confirmed"
     report.rectify_days = days
-    report.rectification_due = (utcnow() + timedelta(days=days)).date()
+    report.rectification_due = _due_date(days)
     add_milestone(session, report, "confirmed")
     if cycle is not None:
         report.deduction_id = _record_deduction(session, user, report, cycle).id
@@ -209,6 +209,11 @@ def _start_review(session: Session, user: User, report) -> None:
     review = titles.start_title_review(session, user, report.unit_id, "complaint")
     report.title_review_id = review.id
     _audit(session, user, "public_report.title_review_started", report)
+
+
+def _due_date(days: int | None) -> date:
+    """Return the date a rectification of this many days (default 7) is due."""
+    return (utcnow() + timedelta(days=days or 7)).date()
 
 
 def complete_rectification(session, user, task, data, expected_version):
@@ -265,6 +270,7 @@ def complete_check(session, user, task, data, expected_version):
         add_milestone(session, report, "rectified")
     else:
         report.status = "rectifying"
+        report.rectification_due = _due_date(report.rectify_days)
     _audit(session, user, "public_report.checked", report, decision=decision)
     return tasks.run_step(session, user, task, {"check": decision}, expected_version)
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
-from app.models import AuditEvent, TitleReview, UnitDeduction
+from app.models import AuditEvent, TitleReview, UnitDeduction, utcnow
 from app.models.public import PublicReport
 from app.services import public_reports, report_guard, scoring, tasks
 from processes.errors import InvalidInput
-from tests.factories import ready_tasks
+from tests.factories import ready_tasks, sign_in
 
 SECRET = "test-secret"
 
@@ -151,6 +153,28 @@ def test_confirmed_report_costs_two_points_and_is_rectified(session, world):
     actions = set(session.scalars(select(AuditEvent.action)))
     assert {"public_report.received", "deduction.recorded"} <= actions
     assert "public_report.published" in actions
+
+
+def test_returned_rectification_gets_a_new_date_to_rectify_by(app, session, world):
+    """Sent back ten days on, the unit's page shows a new date seven days ahead."""
+    file_bank_report(session, world)
+    confirm(session, world)
+    step(session, world, "bank", {"response": "已开展培训。"})
+    later = utcnow() + timedelta(days=10)
+
+    with time_machine.travel(later, tick=False):
+        step(session, world, "county", {"decision": "return", "opinion": "未整改到位"})
+
+    due = (later + timedelta(days=7)).date()
+    task = next(
+        t
+        for t in ready_tasks(session, world.units["bank"])
+        if t.form_key == "public_rectify"
+    )
+    page = sign_in(app, "bank").get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert session.scalars(select(PublicReport)).one().rectification_due == due
+    assert f"<dd>{due.isoformat()}</dd>" in page
+    assert task.due_at.date() == due
 
 
 def test_confirmed_report_can_start_a_title_review(session, world):

@@ -136,6 +136,44 @@ def test_rate_limit_refuses_the_next_report_from_one_address(
     assert post(client, form_data(world), address="203.0.113.99").status_code == 200
 
 
+def test_overall_limit_refuses_every_address_for_the_hour(client, session, app, world):
+    """Once the hourly total is reached, a new address is asked to try later."""
+    app.config["WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR"] = 2
+    for address in ("203.0.113.1", "203.0.113.2"):
+        assert post(client, form_data(world), address=address).status_code == 200
+
+    refused = post(client, form_data(world), address="203.0.113.3")
+
+    assert refused.status_code == 429
+    assert "Too many reports are arriving right now" in refused.get_data(as_text=True)
+    assert stored(session)[0] == 2
+
+
+def test_address_over_its_limit_is_refused_before_photos_are_read(
+    client, session, app, world
+):
+    """A limited address sending a pixel bomb is told about the limit at once."""
+    app.config["WENMING_PUBLIC_REPORTS_PER_HOUR"] = 1
+    assert post(client, form_data(world)).status_code == 200
+
+    refused = post(client, form_data(world), photos=[("bomb.png", bomb_png())])
+
+    assert refused.status_code == 429
+    assert "too many pixels" not in refused.get_data(as_text=True)
+    assert stored(session)[:2] == (1, 0)
+
+
+def test_wrong_hourly_limit_setting_stops_start_up(tmp_path):
+    """A limit that is not a whole number names the variable and the range."""
+    from app.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="WENMING_PUBLIC_REPORTS_PER_HOUR.*1 to"):
+        load_config(tmp_path, {"WENMING_PUBLIC_REPORTS_PER_HOUR": "many"})
+    config = load_config(tmp_path, {"WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR": "50"})
+    assert config["WENMING_PUBLIC_REPORTS_OVERALL_PER_HOUR"] == 50
+    assert config["WENMING_PUBLIC_REPORTS_PER_HOUR"] == 5
+
+
 @pytest.mark.parametrize(
     "changes",
     [

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from app.models import AuditEvent, EvidenceFile, Indicator
 from app.models.ledger import LedgerEntry
 from app.models.public import PublicArticle
-from app.services import articles, public_reports, report_guard, tasks
+from app.services import articles, ledger, public_reports, report_guard, tasks
 from app.services.evidence import evidence_path
 from tests.factories import sign_in
+from tests.integration.test_ledger import jpeg, record
 
 
 def add_entry(session, world, unit_code: str, *, good: bool) -> LedgerEntry:
@@ -92,6 +93,34 @@ def test_unit_page_shows_published_good_practice_and_its_photos(client, session,
 
     assert client.get(f"/public/photos/{photo_of(shown).id}").status_code == 200
     assert client.get(f"/public/photos/{photo_of(hidden).id}").status_code == 404
+
+
+def test_good_practice_marked_by_the_office_appears_on_the_public_page(
+    app, client, session, world
+):
+    """The county marks an entry on its page; the public sees it until unmarked."""
+    entry = record(session, world, title="春节义诊进社区")
+    ledger.add_evidence(
+        session,
+        world.users["hospital"],
+        entry.id,
+        filename="义诊.jpg",
+        content=jpeg(),
+        upload_folder=world.upload_folder,
+    )
+    public_page = f"/public/units/{world.units['hospital'].id}"
+    assert "春节义诊进社区" not in client.get(public_page).get_data(as_text=True)
+
+    reviewer = sign_in(app, "county")
+    reviewer.post(f"/ledger/{entry.id}/good-practice", data={"value": "1"})
+    page = client.get(public_page).get_data(as_text=True)
+    assert f'data-entry-id="{entry.id}"' in page and "春节义诊进社区" in page
+    photo = page.split('<img src="')[1].split('"')[0]
+    assert client.get(photo).status_code == 200
+
+    reviewer.post(f"/ledger/{entry.id}/good-practice", data={"value": "0"})
+    assert "春节义诊进社区" not in client.get(public_page).get_data(as_text=True)
+    assert client.get(photo).status_code == 404
 
 
 def test_untitled_unit_page_is_not_found(client, world):
@@ -228,3 +257,22 @@ def test_contact_is_shown_to_the_handling_office_only(app, session, world):
 
     other = sign_in(app, "county2").get(f"/tasks/{task.id}")
     assert other.status_code == 404
+
+
+def test_only_staff_of_the_handling_office_may_see_the_contact(session, world):
+    """County staff see the contact; the city above, admins and units do not."""
+    report = file_report(session, world).report
+
+    allowed = {
+        name: public_reports.can_see_contact(world.users[name], report)
+        for name in ("county", "county_b", "city", "province", "admin", "bank")
+    }
+
+    assert allowed == {
+        "county": True,
+        "county_b": True,
+        "city": False,
+        "province": False,
+        "admin": False,
+        "bank": False,
+    }
