@@ -28,6 +28,8 @@ _OFFICE_ZIP_TYPES = {
     "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
+# HEIF and AVIF photos share the MP4 container; they are images, not video.
+_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
 
 def sniff(content: bytes) -> tuple[str, str] | None:
@@ -47,7 +49,7 @@ def sniff(content: bytes) -> tuple[str, str] | None:
         return "document", "application/msword"
     if head.startswith(b"PK\x03\x04"):
         return _sniff_office(content)
-    if content[4:8] == b"ftyp":
+    if content[4:8] == b"ftyp" and content[8:12] not in _IMAGE_BRANDS:
         return "video", "video/mp4"
     return None
 

@@ -102,6 +102,46 @@ def test_liaison_edits_uploads_and_deletes(app, session, world):
     assert count(session, LedgerEntry) == 0
 
 
+def media(brand: bytes) -> bytes:
+    """Return the start of an ISO media file (MP4, HEIC) of the given brand."""
+    return b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00isom" + b"\x00" * 64
+
+
+def test_video_of_an_activity_is_kept_and_downloads(app, session, world):
+    """An MP4 added to an entry is listed as video and downloads as video/mp4."""
+    entry_id = record(session, world).id
+    client = sign_in(app, "hospital")
+
+    client.post(
+        f"/ledger/{entry_id}/evidence",
+        data={"files": [(BytesIO(media(b"mp42")), "义诊现场.mp4")]},
+        content_type="multipart/form-data",
+    )
+
+    page = client.get(f"/ledger/{entry_id}").get_data(as_text=True)
+    assert 'data-kind="video"' in page and "义诊现场.mp4" in page
+    video = session.scalars(select(EvidenceFile)).one()
+    download = sign_in(app, "county").get(f"/tasks/evidence/{video.id}")
+    assert download.status_code == 200
+    assert download.mimetype == "video/mp4"
+
+
+def test_heic_photo_is_refused_not_taken_for_a_video(app, session, world):
+    """A HEIC photo from a phone is refused by name instead of listed as video."""
+    entry_id = record(session, world).id
+    client = sign_in(app, "hospital")
+
+    client.post(
+        f"/ledger/{entry_id}/evidence",
+        data={"files": [(BytesIO(media(b"heic")), "IMG_0001.HEIC")]},
+        content_type="multipart/form-data",
+    )
+
+    page = client.get(f"/ledger/{entry_id}").get_data(as_text=True)
+    assert "IMG_0001.HEIC: only photos (JPEG, PNG, GIF, WebP)" in page
+    assert count(session, EvidenceFile) == 0
+
+
 def test_list_filters_by_indicator_and_month(app, session, world):
     """The list shows only the January B4 entry; a bad month is flagged, not fatal."""
     record(session, world, occurred_on="2025-01-18")
