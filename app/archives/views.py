@@ -50,6 +50,7 @@ RESULT_LABELS = {
 }
 PROBLEM_LABELS = {
     "changed": _l("Content changed"),
+    "damaged": _l("Damaged inside the ZIP, cannot be read"),
     "missing": _l("Missing"),
     "extra": _l("Not in the manifest"),
     "not_frozen": _l("Differs from the frozen manifest"),

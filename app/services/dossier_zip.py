@@ -9,9 +9,11 @@ at download time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -35,6 +37,12 @@ ANNOTATIONS_HASH = "annotations.sha256"
 INDEX = "index.html"
 OUTSIDE_MANIFEST = {MANIFEST, MANIFEST_HASH, ANNOTATIONS, ANNOTATIONS_HASH, INDEX}
 MAX_ZIP_BYTES = 512 * 1024 * 1024
+# Evidence hardly compresses; a ZIP that unpacks to far more was not made here.
+MAX_UNPACKED_BYTES = 4 * MAX_ZIP_BYTES
+MAX_TEXT_MEMBER_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
+# What reading a member whose bytes were altered inside the ZIP raises.
+UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -154,15 +162,43 @@ def _open_zip(content: bytes) -> zipfile.ZipFile:
     if len(content) > MAX_ZIP_BYTES:
         raise InvalidInput("the file is larger than any dossier ZIP this archive makes")
     try:
-        return zipfile.ZipFile(BytesIO(content))
+        archive = zipfile.ZipFile(BytesIO(content))
     except zipfile.BadZipFile as error:
         raise InvalidInput(
             "the file is not a ZIP; choose a dossier ZIP downloaded from the archive"
         ) from error
+    if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
+        raise InvalidInput(
+            "the ZIP unpacks to more than any dossier ZIP this archive makes"
+        )
+    return archive
 
 
 def _member(archive: zipfile.ZipFile, names: set[str], name: str) -> bytes | None:
-    return archive.read(name) if name in names else None
+    """Return a small member's bytes, None if absent; refuse it if damaged."""
+    if name not in names:
+        return None
+    if archive.getinfo(name).file_size > MAX_TEXT_MEMBER_BYTES:
+        raise InvalidInput(f"{name} in the ZIP is larger than any this archive makes")
+    try:
+        return archive.read(name)
+    except UNREADABLE as error:
+        raise InvalidInput(
+            f"{name} in the ZIP is damaged and cannot be read"
+        ) from error
+
+
+def _member_hash(archive: zipfile.ZipFile, path: str) -> str | None:
+    """Return the sha256 of a member read in chunks, or None if it is damaged."""
+    digest = hashlib.sha256()
+    try:
+        with archive.open(path) as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                digest.update(chunk)
+    except UNREADABLE as error:
+        logger.warning("dossier ZIP member %s cannot be read: %s", path, error)
+        return None
+    return digest.hexdigest()
 
 
 def _parse_manifest(content: bytes) -> dict:
@@ -199,8 +235,10 @@ def _check_files(archive, names: set[str], manifest: dict, report) -> set[str]:
         if path not in names:
             report.problems.append(ZipProblem(path, "missing", expected))
             continue
-        found = sha256_hex(archive.read(path))
-        if found != expected:
+        found = _member_hash(archive, path)
+        if found is None:
+            report.problems.append(ZipProblem(path, "damaged", expected))
+        elif found != expected:
             report.problems.append(ZipProblem(path, "changed", expected, found))
     return listed
 

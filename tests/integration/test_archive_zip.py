@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from app.services import dossiers
+from app.services import dossier_zip, dossiers
 from app.services.dossier_zip import verify_zip
 from app.services.evidence import evidence_path
 from tests.factories import sign_in
@@ -125,6 +125,64 @@ def test_check_page_shows_which_file_changed(app, session, world):
     page = changed.get_data(as_text=True)
     assert 'data-ok="no"' in page and "dossier.json" in page
     assert check(b"not a zip").status_code == 422
+
+
+def with_flipped_byte(content: bytes, name: str) -> bytes:
+    """Return a copy of a ZIP with one byte of a member's stored data altered."""
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    info = archive.getinfo(name)
+    header = content[info.header_offset : info.header_offset + 30]
+    start = info.header_offset + 30 + int.from_bytes(header[26:28], "little")
+    start += int.from_bytes(header[28:30], "little")
+    altered = bytearray(content)
+    altered[start + info.compress_size // 2] ^= 0x5A
+    return bytes(altered)
+
+
+def test_byte_altered_inside_the_zip_is_reported_for_that_file(
+    app, cli, session, world, tmp_path
+):
+    """A member edited in place is named as damaged on the page and by the command."""
+    dossier = archive_school_approved(session, world)
+    content = download(app, "county", dossier.id)
+    path = next(
+        e["path"]
+        for e in json.loads(dossier.manifest)["files"]
+        if e["path"].startswith("files/")
+    )
+    altered = with_flipped_byte(content, path)
+
+    page = sign_in(app, "county").post(
+        "/archives/check?lang=en",
+        data={"archive": (io.BytesIO(altered), "dossier.zip")},
+        content_type="multipart/form-data",
+    )
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-ok="no"' in text
+    row = text[text.index('data-problem="damaged"') :]
+    assert path in row[: row.index("</tr>")]
+    assert "Damaged inside the ZIP" in text
+
+    altered_file = tmp_path / "altered.zip"
+    altered_file.write_bytes(altered)
+    result = cli.invoke(args=["archive", "verify-zip", str(altered_file)])
+    assert result.exit_code == 1 and f"{path}: damaged" in result.output
+
+
+def test_zip_unpacking_to_too_much_is_refused(app, session, world, monkeypatch):
+    """A ZIP that inflates far beyond its size is refused before it is read."""
+    dossier = archive_school_approved(session, world)
+    content = download(app, "county", dossier.id)
+    monkeypatch.setattr(dossier_zip, "MAX_UNPACKED_BYTES", 1000)
+
+    page = sign_in(app, "county").post(
+        "/archives/check",
+        data={"archive": (io.BytesIO(content), "dossier.zip")},
+        content_type="multipart/form-data",
+    )
+
+    assert page.status_code == 422
+    assert "unpacks to more than any dossier ZIP" in page.get_data(as_text=True)
 
 
 def test_cli_verify_reports_ok_then_the_tampered_file(app, cli, session, world):
