@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session, joinedload, undefer
@@ -19,30 +18,17 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import HumanTask, ProcessInstance, ProcessVersion, record_event, utcnow
 from processes import effects as step_effects
-from processes import engine, migration
+from processes import engine, human_tasks, migration
 from processes.errors import Conflict, NotFound
+from processes.human_tasks import ReadyTask
 from processes.registry import SPEC_CACHE
 from processes.serialization import SERIALIZER_VERSION, dump_state, load_state
 
 logger = logging.getLogger(__name__)
 
-EffectHandler = Callable[[Session, ProcessInstance, list], None]
 
-
-def ignore_effects(session: Session, instance: ProcessInstance, effects: list) -> None:
-    """Drop the effects of a step; for callers that have nothing to apply."""
-
-
-@dataclass(frozen=True)
-class ReadyTask:
-    """A human task waiting after a step, as callers need to route on it."""
-
-    id: int
-    bpmn_id: str
-    title: str
-    lane: str
-    form_key: str
-    new: bool = False
+def ignore_effects(session: Session, steps: list[StepResult]) -> None:
+    """Drop the effects of steps; for callers that have nothing to apply."""
 
 
 @dataclass
@@ -52,6 +38,9 @@ class StepResult:
     instance: ProcessInstance
     effects: list = field(default_factory=list)
     ready_tasks: list[ReadyTask] = field(default_factory=list)
+
+
+EffectHandler = Callable[[Session, list[StepResult]], None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +100,7 @@ def start_instances(
 
     results = []
     for instance, workflow, effects in started:
-        ready = _add_human_tasks(
+        ready = human_tasks.add(
             session, instance, workflow, engine.ready_user_tasks(workflow)
         )
         record_event(
@@ -125,11 +114,10 @@ def start_instances(
         results.append((instance, effects, ready))
     session.flush()
     results = [
-        StepResult(instance, effects, [_ready_view(t) for t in ready])
+        StepResult(instance, effects, [human_tasks.ready_view(t) for t in ready])
         for instance, effects, ready in results
     ]
-    for result in results:
-        on_effects(session, result.instance, result.effects)
+    on_effects(session, results)
     return results
 
 
@@ -186,7 +174,7 @@ def complete_task(
     human_task.state = "completed"
     human_task.completed_by_id = actor_id
     human_task.completed_at = utcnow()
-    ready = _sync_human_tasks(session, instance, workflow)
+    ready = human_tasks.sync(session, [(instance, workflow)])[instance.id]
     record_event(
         session,
         "task.completed",
@@ -202,36 +190,9 @@ def complete_task(
         instance.id,
         extra={"instance_id": instance.id, "task_uuid": human_task.task_uuid},
     )
-    on_effects(session, instance, effects)
-    return StepResult(instance, effects, ready)
-
-
-def fire_timers(
-    session: Session,
-    instance_id: int,
-    *,
-    on_effects: EffectHandler = ignore_effects,
-) -> StepResult:
-    """Fire the due timers of one instance and run what follows."""
-    instance = load_instance(session, instance_id)
-    version_seen = instance.lock_version
-    workflow = load_workflow(session, instance)
-    due_before = instance.next_timer_due_at
-
-    with step_effects.collecting() as effects:
-        engine.fire_timers(workflow)
-
-    _save(session, instance, workflow, version_seen)
-    ready = _sync_human_tasks(session, instance, workflow)
-    record_event(
-        session,
-        "timer.fired",
-        instance_id=instance.id,
-        due_at=due_before.isoformat() if due_before else None,
-        effects=[effect.kind for effect in effects],
-    )
-    on_effects(session, instance, effects)
-    return StepResult(instance, effects, ready)
+    result = StepResult(instance, effects, ready)
+    on_effects(session, [result])
+    return result
 
 
 def check_migration(
@@ -276,7 +237,7 @@ def migrate_instance(
     workflow.subprocess_specs = subprocess_specs
     engine.run_engine_steps(workflow)
     _save(session, instance, workflow, version_seen, version_id=target.id)
-    ready = _sync_human_tasks(session, instance, workflow)
+    ready = human_tasks.sync(session, [(instance, workflow)])[instance.id]
     _restore_claims(session, instance.id, claims)
     record_event(
         session,
@@ -368,18 +329,6 @@ def mark_failed(session: Session, instance_id: int, message: str) -> None:
     )
 
 
-def due_instance_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Return ids of running instances whose next timer is due, earliest first."""
-    query = (
-        select(ProcessInstance.id)
-        .where(ProcessInstance.next_timer_due_at <= now)
-        .where(ProcessInstance.status == "running")
-        .order_by(ProcessInstance.next_timer_due_at)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
 def _check_version(instance: ProcessInstance, expected_version: int) -> None:
     if instance.lock_version != expected_version:
         raise Conflict(
@@ -391,14 +340,7 @@ def _check_version(instance: ProcessInstance, expected_version: int) -> None:
 def _save(
     session, instance, workflow, version_seen: int, *, version_id: int | None = None
 ) -> None:
-    values = {
-        "state_json": dump_state(workflow),
-        "serializer_version": SERIALIZER_VERSION,
-        "lock_version": version_seen + 1,
-        "next_timer_due_at": engine.next_timer_due(workflow),
-        "updated_at": utcnow(),
-    }
-    values.update(_status_values(workflow))
+    values = saved_values(workflow, version_seen)
     if version_id is not None:
         values["version_id"] = version_id
     # On the table, not the entity: the loaded row is updated below by hand.
@@ -414,6 +356,24 @@ def _save(
             "someone else completed a step of this work item at the same time; "
             "reload the page to see the current state"
         )
+    mark_saved(instance, values)
+
+
+def saved_values(workflow, version_seen: int) -> dict:
+    """Return the instance row's new values after a step on the workflow."""
+    values = {
+        "state_json": dump_state(workflow),
+        "serializer_version": SERIALIZER_VERSION,
+        "lock_version": version_seen + 1,
+        "next_timer_due_at": engine.next_timer_due(workflow),
+        "updated_at": utcnow(),
+    }
+    values.update(_status_values(workflow))
+    return values
+
+
+def mark_saved(instance: ProcessInstance, values: dict) -> None:
+    """Give the loaded row the values just written, without reloading it."""
     for name, value in values.items():
         set_committed_value(instance, name, value)
 
@@ -427,72 +387,3 @@ def _status_values(workflow) -> dict:
 def _apply_status(instance: ProcessInstance, workflow) -> None:
     for name, value in _status_values(workflow).items():
         setattr(instance, name, value)
-
-
-def _sync_human_tasks(session, instance, workflow) -> list[ReadyTask]:
-    ready = {str(task.id): task for task in engine.ready_user_tasks(workflow)}
-    rows = session.execute(
-        select(
-            HumanTask.id,
-            HumanTask.task_uuid,
-            HumanTask.bpmn_id,
-            HumanTask.title,
-            HumanTask.lane,
-            HumanTask.form_key,
-        )
-        .where(HumanTask.instance_id == instance.id)
-        .where(HumanTask.state == "ready")
-    ).all()
-    kept = [
-        ReadyTask(r.id, r.bpmn_id, r.title, r.lane, r.form_key, new=False)
-        for r in rows
-        if r.task_uuid in ready
-    ]
-    stale = [row.id for row in rows if row.task_uuid not in ready]
-    for row in rows:
-        ready.pop(row.task_uuid, None)
-    if stale:
-        session.execute(
-            update(HumanTask)
-            .where(HumanTask.id.in_(stale))
-            .values(state="cancelled", completed_at=utcnow())
-        )
-
-    created = _add_human_tasks(session, instance, workflow, ready.values())
-    session.flush()
-    return kept + [_ready_view(task) for task in created]
-
-
-def _ready_view(task: HumanTask) -> ReadyTask:
-    """Describe a task created by this step."""
-    return ReadyTask(
-        task.id, task.bpmn_id, task.title, task.lane, task.form_key, new=True
-    )
-
-
-def _add_human_tasks(session, instance, workflow, tasks) -> list[HumanTask]:
-    created = []
-    for task in tasks:
-        view = engine.describe(workflow, task)
-        row = HumanTask(
-            task_uuid=view.task_uuid,
-            instance_id=instance.id,
-            bpmn_id=view.bpmn_id,
-            title=view.title,
-            lane=view.lane or "",
-            form_key=view.form_key or "",
-            instructions=view.instructions,
-            office_path=instance.scope_path,
-            unit_id=instance.unit_id,
-            cycle_id=instance.cycle_id,
-            round=_round_of(task),
-            due_at=view.due_at,
-        )
-        session.add(row)
-        created.append(row)
-    return created
-
-
-def _round_of(task) -> int:
-    value = task.data.get("rectification_round")
-    return value + 1 if isinstance(value, int) else 1

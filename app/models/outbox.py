@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+# Senders look only at pending messages; sent ones pile up and must not be walked.
+PENDING = text("status = 'pending'")
 
 
 class OutboxMessage(Base):
     """One e-mail to one address, identified by a key that keeps it unique."""
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index(
+            "ix_outbox_messages_pending_due",
+            "next_attempt_at",
+            "id",
+            sqlite_where=PENDING,
+            postgresql_where=PENDING,
+        ),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     to_address: Mapped[str] = mapped_column(String(254))

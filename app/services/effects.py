@@ -1,8 +1,14 @@
-"""Apply what diagram scripts asked for: notifications, escalations, archiving."""
+"""Apply what diagram scripts asked for: notifications, escalations, archiving.
+
+Effects arrive per engine step; a batch of steps (a cycle's issuance, a round of
+timers) is applied together, so the tasks, people and names its notices need are
+looked up once for the batch and its notifications are written at once.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.models import HumanTask, ProcessInstance, record_event
 from app.services import names, notifications
 from processes.effects import Effect
+from processes.runner import StepResult
 
 logger = logging.getLogger(__name__)
 
@@ -23,28 +30,73 @@ ESCALATE_TO = {
     "province": "province",
 }
 KIND_TITLES = {"rectification_ordered": "收到整改通知"}
+NOTICE_KINDS = frozenset({"notify", "escalate"})
 
 
-def apply_effects(
-    session: Session, instance: ProcessInstance, effects: list[Effect]
-) -> None:
-    """Apply the effects of one engine step inside that step's transaction."""
-    for effect in effects:
-        handler = _HANDLERS.get(effect.kind)
-        if handler is None:
-            raise LookupError(f"no handler for diagram effect {effect.kind!r}")
-        handler(session, instance, effect)
+def apply_effects(session: Session, steps: Iterable[StepResult]) -> None:
+    """Apply the effects of engine steps inside those steps' transaction."""
+    steps = [step for step in steps if step.effects]
+    if not steps:
+        return
+    run = _EffectRun(session, steps)
+
+    for step in steps:
+        for effect in step.effects:
+            handler = _HANDLERS.get(effect.kind)
+            if handler is None:
+                raise LookupError(f"no handler for diagram effect {effect.kind!r}")
+            handler(run, step.instance, effect)
+
+    run.notices.write()
 
 
-def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+class _EffectRun:
+    """What the effects of a batch of steps share: notices and their look-ups."""
+
+    def __init__(self, session: Session, steps: list[StepResult]) -> None:
+        self.session = session
+        self.notices = notifications.Notices(session)
+        noticed = [
+            step.instance
+            for step in steps
+            if any(effect.kind in NOTICE_KINDS for effect in step.effects)
+        ]
+        self._waiting = _waiting_tasks(session, [i.id for i in noticed])
+        if noticed:
+            unit_ids = {instance.unit_id for instance in noticed}
+            self.notices.prefetch_units(unit_ids)
+            names.prefetch_units(session, unit_ids)
+
+    def waiting(self, instance: ProcessInstance) -> list[HumanTask]:
+        """Return the instance's waiting human tasks, newest first."""
+        return self._waiting.get(instance.id, [])
+
+
+def _waiting_tasks(session: Session, instance_ids: list[int]) -> dict:
+    """Return the waiting human tasks of the instances, newest first, by instance."""
+    waiting: dict[int, list[HumanTask]] = {}
+    if not instance_ids:
+        return waiting
+    query = (
+        select(HumanTask)
+        .where(HumanTask.instance_id.in_(instance_ids), HumanTask.state == "ready")
+        .order_by(HumanTask.id.desc())
+    )
+    for task in session.scalars(query):
+        waiting.setdefault(task.instance_id, []).append(task)
+    return waiting
+
+
+def _notify(run: _EffectRun, instance: ProcessInstance, effect: Effect) -> None:
     lane, kind = effect.payload["lane"], effect.payload["kind"]
-    task = _task_notified_of(session, instance, lane, kind)
-    title = f"{names.unit_name(session, instance.unit_id)}：{_describe(task, kind)}"
-    told = notifications.notify_lane(
-        session, instance, lane, kind, title, task_id=task.id if task else None
+    task = _task_notified_of(run.waiting(instance), lane, kind)
+    unit = names.unit_name(run.session, instance.unit_id)
+    title = f"{unit}：{_describe(task, kind)}"
+    told = run.notices.lane(
+        instance, lane, kind, title, task_id=task.id if task else None
     )
     record_event(
-        session,
+        run.session,
         "notification.queued",
         instance_id=instance.id,
         lane=lane,
@@ -52,23 +104,22 @@ def _notify(session: Session, instance: ProcessInstance, effect: Effect) -> None
         unit_id=instance.unit_id,
         recipients=told,
     )
-    logger.info(
+    logger.debug(
         "notification %s for lane %s of instance %s",
-        effect.payload["kind"],
-        effect.payload["lane"],
+        kind,
+        lane,
         instance.id,
         extra={"instance_id": instance.id},
     )
 
 
-def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+def _escalate(run: _EffectRun, instance: ProcessInstance, effect: Effect) -> None:
     kind = effect.payload["kind"]
-    overdue = _overdue_task(session, instance, kind)
+    overdue = _task_named(run.waiting(instance), kind.removesuffix("_overdue"))
     lane = ESCALATE_TO.get(overdue.lane if overdue else "", "office")
     what = overdue.title if overdue else kind
-    title = f"已逾期：{names.unit_name(session, instance.unit_id)}「{what}」"
-    told = notifications.notify_lane(
-        session,
+    title = f"已逾期：{names.unit_name(run.session, instance.unit_id)}「{what}」"
+    told = run.notices.lane(
         instance,
         lane,
         "escalation",
@@ -76,7 +127,7 @@ def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> No
         task_id=overdue.id if overdue else None,
     )
     record_event(
-        session,
+        run.session,
         "escalation.raised",
         instance_id=instance.id,
         kind=kind,
@@ -86,41 +137,28 @@ def _escalate(session: Session, instance: ProcessInstance, effect: Effect) -> No
     )
     logger.warning(
         "escalation %s for instance %s",
-        effect.payload["kind"],
+        kind,
         instance.id,
         extra={"instance_id": instance.id},
     )
 
 
-def _overdue_task(session, instance, kind: str) -> HumanTask | None:
-    """Return the waiting task an escalation is about, named `<task id>_overdue`."""
-    bpmn_id = kind.removesuffix("_overdue")
-    query = select(HumanTask).where(
-        HumanTask.instance_id == instance.id,
-        HumanTask.state == "ready",
-        HumanTask.bpmn_id == bpmn_id,
-    )
-    return session.scalars(query).first()
+def _task_named(waiting: list[HumanTask], bpmn_id: str) -> HumanTask | None:
+    """Return the waiting task of this diagram step (an escalation's subject)."""
+    return next((task for task in waiting if task.bpmn_id == bpmn_id), None)
 
 
-def _task_notified_of(session, instance, lane: str, kind: str) -> HumanTask | None:
+def _task_notified_of(
+    waiting: list[HumanTask], lane: str, kind: str
+) -> HumanTask | None:
     """Return the waiting task a notification is about.
 
     A reminder `<task id>_reminder` names its task; any other notice (such as a
     rectification order) is about the newest task waiting in the notified lane.
     """
     if kind.endswith("_reminder"):
-        return _overdue_task(session, instance, kind.removesuffix("_reminder"))
-    query = (
-        select(HumanTask)
-        .where(
-            HumanTask.instance_id == instance.id,
-            HumanTask.state == "ready",
-            HumanTask.lane == lane,
-        )
-        .order_by(HumanTask.id.desc())
-    )
-    return session.scalars(query).first()
+        return _task_named(waiting, kind.removesuffix("_reminder"))
+    return next((task for task in waiting if task.lane == lane), None)
 
 
 def _describe(task: HumanTask | None, kind: str) -> str:
@@ -129,29 +167,31 @@ def _describe(task: HumanTask | None, kind: str) -> str:
     return KIND_TITLES.get(kind, kind)
 
 
-def _archive(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+def _archive(run: _EffectRun, instance: ProcessInstance, effect: Effect) -> None:
     from app.services.archive import archive_instance
 
-    archive_instance(session, instance, effect.payload["outcome"])
+    archive_instance(run.session, instance, effect.payload["outcome"])
 
 
-def _title_notice(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+def _title_notice(run: _EffectRun, instance: ProcessInstance, effect: Effect) -> None:
     from app.services.titles import open_notice
 
-    open_notice(session, instance, effect.payload["ends_at"])
+    open_notice(run.session, instance, effect.payload["ends_at"])
 
 
-def _title_change(session: Session, instance: ProcessInstance, effect: Effect) -> None:
+def _title_change(run: _EffectRun, instance: ProcessInstance, effect: Effect) -> None:
     from app.services.titles import apply_decision
 
     payload = effect.payload
-    apply_decision(session, instance, payload["decision"], payload["rectify_days"])
+    apply_decision(run.session, instance, payload["decision"], payload["rectify_days"])
 
 
-def _report_published(session: Session, instance: ProcessInstance, effect) -> None:
+def _report_published(
+    run: _EffectRun, instance: ProcessInstance, effect: Effect
+) -> None:
     from app.services.public_steps import publish_result
 
-    publish_result(session, instance)
+    publish_result(run.session, instance)
 
 
 _HANDLERS = {

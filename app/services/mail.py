@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models.outbox import OutboxMessage
+from app.models.base import utcnow
+from app.models.outbox import PENDING, OutboxMessage
 from app.models.process import HumanTask
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,40 @@ def queue_message(
     is no longer waiting when its turn comes. The row is written in the caller's
     transaction; nothing is committed here.
     """
-    values = {
+    values = _outbox_row(
+        to_address=to_address,
+        subject=subject,
+        body_text=body_text,
+        dedupe_key=dedupe_key,
+        user_id=user_id,
+        task_id=task_id,
+    )
+    statement = _insert_once(session.get_bind().dialect.name)
+    return session.execute(statement, values).first() is not None
+
+
+def queue_messages(session: Session, letters: list[dict]) -> None:
+    """Queue many e-mails with one statement; a key already queued is skipped.
+
+    Each letter holds the keyword arguments of `queue_message`.
+    """
+    if letters:
+        rows = [_outbox_row(**letter) for letter in letters]
+        statement = _insert_once(session.get_bind().dialect.name, returning=False)
+        session.execute(statement, rows)
+
+
+def _outbox_row(
+    *,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    dedupe_key: str,
+    user_id: int | None = None,
+    task_id: int | None = None,
+) -> dict:
+    now = utcnow()
+    return {
         "user_id": user_id,
         "task_id": task_id,
         "to_address": to_address,
@@ -109,13 +143,13 @@ def queue_message(
         "dedupe_key": dedupe_key,
         "status": "pending",
         "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
     }
-    statement = _insert_once(session.get_bind().dialect.name)
-    return session.execute(statement, values).first() is not None
 
 
 @functools.cache
-def _insert_once(dialect: str):
+def _insert_once(dialect: str, *, returning: bool = True):
     """Return the statement that inserts a message unless its key is taken."""
     # On the table, not the entity: the ORM's bulk-insert path costs more than the row.
     if dialect == "postgresql":
@@ -124,7 +158,10 @@ def _insert_once(dialect: str):
         statement = sqlite.insert(OutboxMessage.__table__)
     else:
         raise NotImplementedError(f"the outbox does not support {dialect}")
-    return statement.on_conflict_do_nothing().returning(OutboxMessage.__table__.c.id)
+    statement = statement.on_conflict_do_nothing()
+    if returning:
+        statement = statement.returning(OutboxMessage.__table__.c.id)
+    return statement
 
 
 def render(template_name: str, locale: str, **context: Any) -> tuple[str, str]:
@@ -205,7 +242,7 @@ def claim_due(
     """
     query = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .where(PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(batch_size)
     )
@@ -411,11 +448,20 @@ def _mark_failed(
 def _write(session: Session, message: OutboxMessage, **values: Any) -> None:
     """Record a message's outcome by id and commit it at once."""
     session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        _write_statement(tuple(sorted(values))), values | {"b_id": message.id}
     )
     session.commit()
     for name, value in values.items():
         setattr(message, name, value)
+
+
+@functools.cache
+def _write_statement(columns: tuple[str, ...]):
+    """Return the update of one message's columns, built once per set of columns."""
+    # On the table, not the entity: this runs once per message sent.
+    table = OutboxMessage.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(name) for name in columns})
+    )

@@ -7,6 +7,8 @@ session's info for as long as the session lives (one request or one job run).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,23 @@ def unit_name(session: Session, unit_id: int | None) -> str:
 def cycle_name(session: Session, cycle_id: int | None) -> str:
     """Return a cycle's name, or "" for none."""
     return _name(session, Cycle, cycle_id)
+
+
+def prefetch_units(session: Session, unit_ids: Iterable[int | None]) -> None:
+    """Look up the names of many units with one query, for the messages to come."""
+    names = session.info.setdefault(CACHE_KEY, {})
+    missing = {
+        unit_id
+        for unit_id in unit_ids
+        if unit_id is not None and (Unit.__tablename__, unit_id) not in names
+    }
+    if not missing:
+        return
+    for unit_id in missing:
+        names[(Unit.__tablename__, unit_id)] = ""
+    rows = session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(missing)))
+    for unit_id, name in rows:
+        names[(Unit.__tablename__, unit_id)] = name
 
 
 def _name(session: Session, model: type, row_id: int | None) -> str:

@@ -137,12 +137,12 @@ def mail_immediately(
     notifications: list[dict],
     *,
     known_users: Mapping[int, User] | None = None,
-) -> int:
+) -> None:
     """Queue an e-mail for each new notification of a user who wants them at once.
 
     Call it with the notification rows about to be inserted: each row gets its
     `mailed_at` (None when not mailed). The messages are written in the caller's
-    transaction. Returns how many messages were newly queued.
+    transaction; a message whose key is already in the outbox is not queued again.
     """
     for notification in notifications:
         notification["mailed_at"] = None
@@ -151,18 +151,18 @@ def mail_immediately(
     )
     wanted = [n for n in notifications if n["user_id"] in recipients]
     if not wanted:
-        return 0
+        return
 
     subjects = _Subjects.load(session, wanted)
-    queued, now = 0, utcnow()
+    letters, now = [], utcnow()
     for notification in wanted:
         recipient = recipients[notification["user_id"]]
         letter = _letter(notification, recipient, subjects)
         if letter is None:
             continue
-        queued += mail.queue_message(session, **letter)
+        letters.append(letter)
         notification["mailed_at"] = now
-    return queued
+    mail.queue_messages(session, letters)
 
 
 def _recipients(

@@ -72,14 +72,50 @@ def notify_lane(
     task_id: int | None = None,
 ) -> int:
     """Tell the people of a lane about an instance, e.g. a reminder of a task."""
-    audience = Audience(lane, instance.unit_id, instance.scope_path)
-    people = _People(session)
-    rows = [
-        _row(user_id, kind, title, task_id, instance.id)
-        for user_id in people.of(audience)
-    ]
-    _insert(session, rows, people)
-    return len(rows)
+    notices = Notices(session)
+    told = notices.lane(instance, lane, kind, title, task_id=task_id)
+    notices.write()
+    return told
+
+
+class Notices:
+    """Notifications of many instances, gathered and then written at once.
+
+    The people of each unit and office are looked up once for the whole batch,
+    and the notifications and their e-mail are inserted with one statement each.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.people = _People(session)
+        self.rows: list[dict] = []
+
+    def prefetch_units(self, unit_ids: Iterable[int | None]) -> None:
+        """Load the users of these units with one query."""
+        self.people.prefetch_units(unit_ids)
+
+    def lane(
+        self,
+        instance: ProcessInstance,
+        lane: str,
+        kind: str,
+        title: str,
+        *,
+        task_id: int | None = None,
+    ) -> int:
+        """Add a notice to the people of a lane; return how many it will tell."""
+        audience = Audience(lane, instance.unit_id, instance.scope_path)
+        rows = [
+            _row(user_id, kind, title, task_id, instance.id)
+            for user_id in self.people.of(audience)
+        ]
+        self.rows.extend(rows)
+        return len(rows)
+
+    def write(self) -> None:
+        """Insert the gathered notifications and queue their e-mail."""
+        rows, self.rows = self.rows, []
+        _insert(self.session, rows, self.people)
 
 
 def notify_users(

@@ -17,6 +17,7 @@ from app.services.base import transaction
 from app.services.effects import apply_effects
 from app.services.timers import fire_due_timers
 from processes.effects import Effect
+from processes.runner import StepResult
 from scheduler import jobs
 from tests.factories import build_world, ready_tasks, submit
 from tests.integration import test_mail
@@ -68,7 +69,7 @@ def remind(session, world, unit: str = "hospital") -> None:
     task = ready_tasks(session, world.units[unit])[0]
     with transaction(session):
         effect = Effect("notify", {"lane": "unit", "kind": REMINDER})
-        apply_effects(session, task.instance, [effect])
+        apply_effects(session, [StepResult(task.instance, [effect])])
 
 
 def reminder_time(world) -> datetime:
