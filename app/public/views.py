@@ -26,7 +26,7 @@ from app.extensions import db
 from app.models import HumanTask
 from app.public import messages
 from app.services import articles as articles_service
-from app.services import public_reports, public_site, report_guard
+from app.services import public_photos, public_reports, public_site, report_guard
 from app.services.evidence import evidence_path
 from app.services.markdown import render_markdown
 from forms.public_site_forms import (
@@ -84,9 +84,17 @@ def unit(unit_id: int) -> str:
 
 @bp.get("/photos/<int:evidence_id>")
 def photo(evidence_id: int) -> Response:
-    """Send a photo of a published good-practice entry, and nothing else."""
+    """Send a bare copy of a published good-practice photo, and nothing else."""
     found = public_site.public_photo(db.session, evidence_id)
-    return _send_image(found.sha256, found.content_type, "public, max-age=300")
+    folder = Path(current_app.config["WENMING_UPLOAD_FOLDER"])
+    try:
+        path, content_type = public_photos.bare_copy(
+            folder, found.sha256, found.content_type
+        )
+    except ValueError as error:
+        logger.warning("good-practice photo %s not shown: %s", evidence_id, error)
+        raise NotFound(f"no published photo {evidence_id}") from error
+    return _send_image(path, content_type, "public, max-age=300")
 
 
 @bp.get("/articles")
@@ -248,11 +256,8 @@ def _report_page(form: ReportForm, general: dict | None = None) -> str:
     )
 
 
-def _send_image(digest: str, content_type: str, cache: str) -> Response:
-    folder = Path(current_app.config["WENMING_UPLOAD_FOLDER"])
-    response = send_file(
-        evidence_path(folder, digest), mimetype=content_type, max_age=0
-    )
+def _send_image(path: Path, content_type: str, cache: str) -> Response:
+    response = send_file(path, mimetype=content_type, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = cache
     return response
@@ -325,7 +330,9 @@ def edit_article(article_id: int) -> Response | str:
 def report_photo(photo_id: int) -> Response:
     """Send a report's photo to staff and unit users who see the report."""
     found = public_reports.photo_for_user(db.session, current_user, photo_id)
-    return _send_image(found.sha256, found.content_type, "private, no-store")
+    folder = Path(current_app.config["WENMING_UPLOAD_FOLDER"])
+    path = evidence_path(folder, found.sha256)
+    return _send_image(path, found.content_type, "private, no-store")
 
 
 def _article_form(found) -> ArticleForm:

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import re
+import tempfile
 import unicodedata
 import zipfile
 from io import BytesIO
@@ -125,12 +126,18 @@ def evidence_path(upload_folder: Path, digest: str) -> Path:
 
 def _write_once(upload_folder: Path, digest: str, content: bytes) -> None:
     target = evidence_path(upload_folder, digest)
-    if target.exists():
-        return
+    if not target.exists():
+        write_atomically(target, content)
+
+
+def write_atomically(target: Path, content: bytes) -> None:
+    """Write a file under a name of its own, then move it into place whole."""
+    # Two requests may store the same file at once; each writes its own part file.
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    partial.write_bytes(content)
-    partial.replace(target)
+    descriptor, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    os.replace(partial, target)
 
 
 def store_for_task(

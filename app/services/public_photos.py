@@ -1,15 +1,16 @@
-"""Photos sent with public reports: checked, decoded safely, re-encoded bare.
+"""Photos shown to the public: checked, decoded safely, re-encoded bare.
 
-A photo is accepted only if its bytes are a JPEG, PNG or WebP image that decodes
-completely within a pixel budget. It is then re-encoded from its pixels, which
-drops EXIF (a phone's GPS position among it) and anything appended to the file.
+A photo sent with a public report is accepted only if its bytes are a JPEG, PNG or
+WebP image that decodes completely within a pixel budget. It is then re-encoded
+from its pixels, which drops EXIF (a phone's GPS position among it) and anything
+appended to the file. A unit's good-practice photo keeps its original for the
+offices; the public site serves a bare copy made the same way on first request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from io import BytesIO
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from app.services.evidence import evidence_path, sniff
+from app.services.evidence import evidence_path, sniff, write_atomically
 from app.services.report_guard import refuse
+from processes.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,9 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 2560
 ACCEPTED = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+# Evidence photos the public may see: what units can upload as photos.
+EVIDENCE_FORMATS = {**ACCEPTED, "image/gif": "GIF"}
+BARE_FOLDER = "public"
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,33 @@ def _reencode(image: Image.Image, content_type: str) -> CleanPhoto:
     return CleanPhoto(out.getvalue(), content_type, image.width, image.height)
 
 
+def bare_copy(upload_folder: Path, digest: str, content_type: str) -> tuple[Path, str]:
+    """Return a stored photo's copy without metadata, and its type; made once.
+
+    Raises ValueError when the stored file is not a photo that decodes cleanly.
+    """
+    kind = "image/png" if content_type in ("image/png", "image/gif") else "image/jpeg"
+    suffix = ".png" if kind == "image/png" else ".jpg"
+    target = Path(upload_folder) / BARE_FOLDER / f"{digest}{suffix}"
+    if target.exists():
+        return target, kind
+
+    if content_type not in EVIDENCE_FORMATS:
+        raise ValueError(f"{content_type} is not a photo the public site shows")
+    content = evidence_path(Path(upload_folder), digest).read_bytes()
+    try:
+        image = _decode(digest, content, EVIDENCE_FORMATS[content_type])
+    except InvalidInput as error:
+        raise ValueError(error.message) from error
+    bare = _reencode(image, kind)
+    write_atomically(target, bare.content)
+    return target, bare.content_type
+
+
 def store_photo(upload_folder: Path, photo: CleanPhoto) -> str:
     """Write a photo content-addressed under the upload folder; return its digest."""
     digest = photo.sha256
     target = evidence_path(Path(upload_folder), digest)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(photo.content)
-        partial.replace(target)
+        write_atomically(target, photo.content)
     return digest

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from PIL import Image
@@ -121,6 +123,73 @@ def test_good_practice_marked_by_the_office_appears_on_the_public_page(
     reviewer.post(f"/ledger/{entry.id}/good-practice", data={"value": "0"})
     assert "春节义诊进社区" not in client.get(public_page).get_data(as_text=True)
     assert client.get(photo).status_code == 404
+
+
+def photo_with_position() -> bytes:
+    """Return a JPEG whose EXIF holds a capture time and a GPS position."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "2025:01:18 09:30:00"
+    exif.get_ifd(0x8825).update({1: "N", 2: (30.0, 15.0, 0.0), 3: "E"})
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_public_good_practice_photo_has_no_position_the_office_copy_keeps_it(
+    app, client, session, world
+):
+    """The public gets the photo without EXIF; the office downloads the original."""
+    entry = record(session, world, title="学雷锋日交通文明劝导")
+    photo = ledger.add_evidence(
+        session,
+        world.users["hospital"],
+        entry.id,
+        filename="劝导.jpg",
+        content=photo_with_position(),
+        upload_folder=world.upload_folder,
+    )
+    reviewer = sign_in(app, "county")
+    reviewer.post(f"/ledger/{entry.id}/good-practice", data={"value": "1"})
+
+    public = client.get(f"/public/photos/{photo.id}")
+    original = reviewer.get(f"/tasks/evidence/{photo.id}")
+
+    assert public.status_code == 200 and public.mimetype == "image/jpeg"
+    shown = Image.open(io.BytesIO(public.data))
+    assert shown.size == (64, 48)
+    assert dict(shown.getexif()) == {}
+    assert original.status_code == 200
+    kept = Image.open(io.BytesIO(original.data)).getexif()
+    assert kept.get_ifd(0x8825)[1] == "N"
+
+
+def test_many_visitors_opening_a_new_photo_at_once_all_get_it(
+    app, client, session, world
+):
+    """Eight first requests for the same photo all succeed while its copy is made."""
+    entry = record(session, world, title="邻里节文艺汇演")
+    photo = ledger.add_evidence(
+        session,
+        world.users["hospital"],
+        entry.id,
+        filename="汇演.jpg",
+        content=photo_with_position(),
+        upload_folder=world.upload_folder,
+    )
+    sign_in(app, "county").post(
+        f"/ledger/{entry.id}/good-practice", data={"value": "1"}
+    )
+    url, start = f"/public/photos/{photo.id}", threading.Barrier(8)
+
+    def visit() -> int:
+        visitor = app.test_client()
+        start.wait()
+        return visitor.get(url).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: visit(), range(8)))
+
+    assert statuses == [200] * 8
 
 
 def test_untitled_unit_page_is_not_found(client, world):
