@@ -21,6 +21,9 @@ LOCALES = ("zh_Hans", "en")
 SCHEDULER_MODES = ("in_process", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET_KEY_LENGTH = 16
+# Timer workers by default in production: one per CPU, at most this many.
+DEFAULT_TIMER_WORKERS_CAP = 4
+TIMER_WORKERS_LIMIT = 16
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 SECRET_KEY_FILE = "secret_key"
 
@@ -71,6 +74,12 @@ CONFIG_VARIABLES: list[tuple[str, str, str]] = [
         "WENMING_SCHEDULER_INTERVAL_SECONDS",
         "60",
         "how often the scheduler fires due timers and sends e-mail",
+    ),
+    (
+        "WENMING_TIMER_WORKERS",
+        "0 (development), the number of CPUs up to 4 (production)",
+        "processes of `flask scheduler run` that fire due timers, each a share of "
+        "the instances; 0 fires them in the scheduler process itself",
     ),
     ("WENMING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     (
@@ -124,6 +133,9 @@ def read_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
     """Read and check every WENMING_* setting except the database and secret key."""
     env = _choice(environ, "WENMING_ENV", ENVIRONMENTS, "development")
     scheduler_default = "in_process" if env == "development" else "off"
+    workers_default = 0
+    if env == "production":
+        workers_default = min(DEFAULT_TIMER_WORKERS_CAP, os.cpu_count() or 1)
     upload = _value(environ, "WENMING_UPLOAD_FOLDER") or str(instance_path / "uploads")
     return {
         "WENMING_ENV": env,
@@ -151,6 +163,9 @@ def read_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         ),
         "WENMING_SCHEDULER": _choice(
             environ, "WENMING_SCHEDULER", SCHEDULER_MODES, scheduler_default
+        ),
+        "WENMING_TIMER_WORKERS": _integer(
+            environ, "WENMING_TIMER_WORKERS", workers_default, 0, TIMER_WORKERS_LIMIT
         ),
         "WENMING_LOG_LEVEL": _choice(
             environ, "WENMING_LOG_LEVEL", LOG_LEVELS, "INFO", normalize=str.upper

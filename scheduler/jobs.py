@@ -23,6 +23,7 @@ from app.services import (
     timers,
 )
 from scheduler import schedule_sync
+from scheduler.timer_workers import TimerWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -32,22 +33,34 @@ MAIL_BATCH_SIZE = 200
 MAX_MAIL_BATCHES = 50
 # Connections to the SMTP server used at once; sending mostly waits on its replies.
 MAIL_WORKERS = 4
+# How long the mail job waits for more e-mail while timers are firing.
+MAIL_LINGER_SECONDS = 2.0
 
 _bound_app: Flask | None = None
+# Set by the scheduler that runs the jobs: asks it to run the mail job now.
+_wake_mail_job: Callable[[], None] | None = None
+# Set by `flask scheduler run`: worker processes that fire the due timers.
+_timer_workers: TimerWorkers | None = None
+_mail_due = threading.Event()
+_mail_running = threading.Event()
+_timers_firing = threading.Event()
 
 
 def fire_due_timers_job(app: Flask) -> timers.TimerReport:
-    """Fire due timers batch by batch until a batch is not full (none left due)."""
-    total = timers.TimerReport()
-    with app.app_context():
-        try:
-            for _ in range(MAX_TIMER_BATCHES):
-                report = timers.fire_due_timers(db.session, batch_size=TIMER_BATCH_SIZE)
-                _add(total, report)
-                if _handled(report) < TIMER_BATCH_SIZE:
-                    break
-        finally:
-            db.session.remove()
+    """Fire due timers batch by batch until none is left due.
+
+    With timer workers bound, they fire the shares side by side; else this
+    thread fires them. Each committed batch wakes the mail job, so that the
+    e-mail it queued goes out while the rest still fires.
+    """
+    _timers_firing.set()
+    try:
+        if _timer_workers is not None:
+            total = _timer_workers.fire_due(lambda _batch: wake_mail())
+        else:
+            total = _fire_here(app)
+    finally:
+        _timers_firing.clear()
 
     if total.fired or total.failed:
         logger.info(
@@ -59,22 +72,68 @@ def fire_due_timers_job(app: Flask) -> timers.TimerReport:
     return total
 
 
-def _handled(report: timers.TimerReport) -> int:
-    return report.fired + report.conflicts + report.failed
+def _fire_here(app: Flask) -> timers.TimerReport:
+    """Fire due timers in this thread, a round of batches after another."""
+    total = timers.TimerReport()
+    with app.app_context():
+        try:
+            for _ in range(MAX_TIMER_BATCHES):
+                report = timers.fire_due_timers(
+                    db.session,
+                    batch_size=TIMER_BATCH_SIZE,
+                    on_committed=lambda _batch: wake_mail(),
+                )
+                total.add(report)
+                if report.handled < TIMER_BATCH_SIZE:
+                    break
+        finally:
+            db.session.remove()
+    return total
 
 
-def _add(total: timers.TimerReport, report: timers.TimerReport) -> None:
-    total.fired += report.fired
-    total.conflicts += report.conflicts
-    total.failed += report.failed
+def wake_mail() -> None:
+    """Have the mail job run now, or run again when its current run ends."""
+    _mail_due.set()
+    if not _mail_running.is_set() and _wake_mail_job is not None:
+        _wake_mail_job()
 
 
 def send_mail_job(app: Flask) -> mail.SendReport:
     """Send the e-mail that is due from the outbox over a few connections at once.
 
     Each worker takes its own share of the outbox (message id modulo the number of
-    workers) batch by batch, so the workers never wait on each other's claims.
+    workers) batch by batch, so the workers never wait on each other's claims. The
+    job goes on while more e-mail is queued meanwhile (the timer job wakes it after
+    each batch it commits), and waits a moment for more while timers fire.
     """
+    total = mail.SendReport()
+    _mail_running.set()
+    try:
+        while True:
+            _mail_due.clear()
+            _add_mail(total, _send_all_shares(app))
+            if _timers_firing.is_set() and _mail_due.wait(MAIL_LINGER_SECONDS):
+                continue
+            _mail_running.clear()
+            # A wake that came as the job was ending would find it still running.
+            if not _mail_due.is_set():
+                break
+            _mail_running.set()
+    finally:
+        _mail_running.clear()
+
+    if total.sent or total.failed or total.cancelled:
+        logger.info(
+            "e-mail sent: %s, cancelled: %s, failed for good: %s",
+            total.sent,
+            total.cancelled,
+            total.failed,
+        )
+    return total
+
+
+def _send_all_shares(app: Flask) -> mail.SendReport:
+    """Send every share of the due e-mail, each over a connection of its own."""
     smtp = mail.SmtpSettings.from_config(app.config)
     reports = [mail.SendReport() for _ in range(MAIL_WORKERS)]
     workers = [
@@ -93,13 +152,6 @@ def send_mail_job(app: Flask) -> mail.SendReport:
     total = mail.SendReport()
     for report in reports:
         _add_mail(total, report)
-    if total.sent or total.failed or total.cancelled:
-        logger.info(
-            "e-mail sent: %s, cancelled: %s, failed for good: %s",
-            total.sent,
-            total.cancelled,
-            total.failed,
-        )
     return total
 
 
@@ -209,18 +261,29 @@ JOBS: dict[str, Callable[[Flask], object]] = {
 }
 
 
-def bind_app(app: Flask) -> None:
-    """Make `app` the application that stored jobs run against in this process."""
-    global _bound_app
+def bind_app(
+    app: Flask,
+    *,
+    wake_mail_job: Callable[[], None] | None = None,
+    timer_workers: TimerWorkers | None = None,
+) -> None:
+    """Make `app` the application that stored jobs run against in this process.
+
+    `wake_mail_job` asks the scheduler to run the mail job at once; `timer_workers`
+    fire the due timers in processes of their own.
+    """
+    global _bound_app, _wake_mail_job, _timer_workers
     _bound_app = app
+    _wake_mail_job = wake_mail_job
+    _timer_workers = timer_workers
 
 
-def run_job(name: str) -> None:
+def run_job(name: str) -> object:
     """Run the named job against the bound app (the job store's entry point)."""
     if _bound_app is None:
         logger.error("job %s skipped: no application is bound", name)
-        return
-    JOBS[name](_bound_app)
+        return None
+    return JOBS[name](_bound_app)
 
 
 def run_all_once(app: Flask) -> dict[str, object]:

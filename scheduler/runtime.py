@@ -7,14 +7,17 @@ process taking over as leader sees the same schedule.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import signal
 import threading
 from datetime import UTC, datetime
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -23,6 +26,7 @@ from flask import Flask
 from app.extensions import db
 from scheduler import jobs, schedule_sync
 from scheduler.lock import POLL_SECONDS, LeaderLock, database_url, leader_lock_for
+from scheduler.timer_workers import TimerWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +53,13 @@ _in_process: BaseScheduler | None = None
 _in_process_guard = threading.Lock()
 
 
-def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
-    """Return a scheduler with the database job store and Wenming's jobs added."""
+def build_scheduler(
+    app: Flask, *, blocking: bool, timer_workers: TimerWorkers | None = None
+) -> BaseScheduler:
+    """Return a scheduler with the database job store and Wenming's jobs added.
+
+    With `timer_workers`, its timer job fires due timers in those processes.
+    """
     url = database_url(app).render_as_string(hide_password=False)
     store = SQLAlchemyJobStore(url=url, tablename=JOB_TABLE)
     kind = BlockingScheduler if blocking else BackgroundScheduler
@@ -60,7 +69,11 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
         timezone=UTC,
     )
 
-    jobs.bind_app(app)
+    jobs.bind_app(
+        app,
+        wake_mail_job=functools.partial(_run_now, scheduler, MAIL_JOB_ID),
+        timer_workers=timer_workers,
+    )
     interval = app.config.get("WENMING_SCHEDULER_INTERVAL_SECONDS")
     _every(
         scheduler,
@@ -89,6 +102,14 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     )
     _add_cycle_jobs(scheduler)
     return scheduler
+
+
+def _run_now(scheduler: BaseScheduler, job_id: str) -> None:
+    """Move a stored job's next run to now; its interval goes on from there."""
+    try:
+        scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+    except (JobLookupError, SchedulerNotRunningError):
+        logger.debug("job %s was not woken: the scheduler is stopping", job_id)
 
 
 def _every(
@@ -181,24 +202,38 @@ def _run_as_leader(
     stop: threading.Event,
     lock_check_seconds: float,
 ) -> None:
-    scheduler = build_scheduler(app, blocking=True)
-    # The watch holds live objects, so it lives in memory, not in the job store.
-    scheduler.add_jobstore(MemoryJobStore(), alias=WATCH_STORE)
-    scheduler.add_job(
-        _watch_lock,
-        trigger="interval",
-        seconds=lock_check_seconds,
-        args=[scheduler, lock],
-        id=WATCH_JOB_ID,
-        name="Check that this process still holds the leader lock",
-        jobstore=WATCH_STORE,
-    )
-    state["scheduler"] = scheduler
-    if stop.is_set():
-        return
+    workers = start_timer_workers(app)
+    try:
+        scheduler = build_scheduler(app, blocking=True, timer_workers=workers)
+        # The watch holds live objects, so it lives in memory, not in the job store.
+        scheduler.add_jobstore(MemoryJobStore(), alias=WATCH_STORE)
+        scheduler.add_job(
+            _watch_lock,
+            trigger="interval",
+            seconds=lock_check_seconds,
+            args=[scheduler, lock],
+            id=WATCH_JOB_ID,
+            name="Check that this process still holds the leader lock",
+            jobstore=WATCH_STORE,
+        )
+        state["scheduler"] = scheduler
+        if stop.is_set():
+            return
 
-    logger.info("scheduler started; jobs: %s", ", ".join(jobs.JOBS))
-    scheduler.start()
+        logger.info("scheduler started; jobs: %s", ", ".join(jobs.JOBS))
+        scheduler.start()
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def start_timer_workers(app: Flask) -> TimerWorkers | None:
+    """Start the processes that fire due timers, if WENMING_TIMER_WORKERS asks."""
+    count = app.config.get("WENMING_TIMER_WORKERS") or 0
+    if count < 1:
+        return None
+    logger.info("%s timer worker process(es) fire due timers", count)
+    return TimerWorkers(app, count)
 
 
 def _watch_lock(scheduler: BaseScheduler, lock: LeaderLock) -> None:

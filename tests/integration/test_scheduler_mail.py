@@ -26,12 +26,13 @@ WAIT_SECONDS = 25
 
 
 def scheduler_process(database_url: str, server, tmp_path: Path, name: str):
-    """Start `flask scheduler run` with one-second jobs, its log in a file."""
+    """Start `flask scheduler run` with one-second jobs and two timer workers."""
     env = dict(
         os.environ,
         WENMING_DATABASE_URL=database_url,
         WENMING_SCHEDULER="off",
         WENMING_SCHEDULER_INTERVAL_SECONDS="1",
+        WENMING_TIMER_WORKERS="2",
         WENMING_SMTP_HOST=server.settings.host,
         WENMING_SMTP_PORT=str(server.settings.port),
         WENMING_SMTP_STARTTLS="false",

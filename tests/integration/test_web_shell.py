@@ -540,6 +540,18 @@ def test_production_settings(tmp_path: Path) -> None:
     assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["WENMING_SCHEDULER"] == "off"
+    assert config["WENMING_TIMER_WORKERS"] == min(4, os.cpu_count() or 1)
+
+
+def test_timer_workers_are_a_count_the_scheduler_can_start(tmp_path: Path) -> None:
+    """Development fires timers in the scheduler; a wrong worker count is refused."""
+    assert load_config(tmp_path, {})["WENMING_TIMER_WORKERS"] == 0
+    assert (
+        load_config(tmp_path, {"WENMING_TIMER_WORKERS": "3"})["WENMING_TIMER_WORKERS"]
+        == 3
+    )
+    with pytest.raises(ConfigError, match="WENMING_TIMER_WORKERS is 'many'"):
+        load_config(tmp_path, {"WENMING_TIMER_WORKERS": "many"})
 
 
 def test_every_variable_is_documented(tmp_path: Path) -> None:
