@@ -151,7 +151,7 @@ def sync_entries(
         for code, ids in offered.items():
             if code not in rules:
                 continue
-            response = _response_for(session, submission, rules[code])
+            response = submissions.response_for(session, submission, rules[code])
             for entry_id in ids & allowed.get(code, set()):
                 entry = session.get(LedgerEntry, entry_id)
                 if entry_id in chosen.get(code, set()):
@@ -177,18 +177,6 @@ def _check_chosen(chosen: dict[str, set[int]], allowed: dict[str, set[int]]) -> 
                 str(_l("Only your unit's ledger entries for this indicator attach.")),
             )
     errors.raise_if_any("ledger entries cannot be attached")
-
-
-def _response_for(
-    session: Session, submission: Submission, rule: IndicatorRule
-) -> SubmissionResponse:
-    for response in submission.responses:
-        if response.indicator_id == rule.id:
-            return response
-    response = SubmissionResponse(submission=submission, indicator_id=rule.id)
-    session.add(response)
-    session.flush()
-    return response
 
 
 def _attach(session, user, task, response, entry: LedgerEntry) -> None:

@@ -77,7 +77,7 @@ def attach_evidence(
         system = indicator_system_of(session, task)
         indicator = _answerable(system, indicator_code)
         submission = current_submission(session, task)
-        response = _response_for(session, submission, indicator)
+        response = response_for(session, submission, indicator)
         stored = evidence.store_for_task(
             session,
             user,
@@ -123,7 +123,8 @@ def _answerable(system: Catalog, code: str) -> IndicatorRule:
     raise InvalidInput(f"indicator {code!r} is not part of {system.name}")
 
 
-def _response_for(session, submission, indicator) -> SubmissionResponse:
+def response_for(session, submission, indicator) -> SubmissionResponse:
+    """Return the submission's answer to an indicator, added if it has none yet."""
     for response in submission.responses:
         if response.indicator_id == indicator.id:
             return response
@@ -148,7 +149,7 @@ def _write_responses(session, task, responses, *, complete: bool) -> Submission:
 
     for code, indicator in answerable.items():
         answer = responses.get(code)
-        response = _response_for(session, submission, indicator)
+        response = response_for(session, submission, indicator)
         if answer is not None:
             _read_answer(errors, indicator, answer, response)
         if complete:
