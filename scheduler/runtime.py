@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from datetime import UTC, datetime
 
 from apscheduler.jobstores.base import JobLookupError
@@ -47,6 +48,8 @@ CLOSE_INTERVAL_SECONDS = 300
 WATCH_JOB_ID = "wenming.watch_lock"
 WATCH_STORE = "memory"
 LOCK_CHECK_SECONDS = 15.0
+# How long a stop signal waits for a scheduler that is still starting.
+STOP_WAIT_SECONDS = 5.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _in_process: BaseScheduler | None = None
@@ -176,10 +179,15 @@ def run(
     state: dict[str, BaseScheduler] = {}
 
     def on_signal(signum: int, _frame: object) -> None:
-        logger.info("scheduler received %s; stopping", signal.Signals(signum).name)
         stop.set()
-        if "scheduler" in state and state["scheduler"].running:
-            state["scheduler"].shutdown(wait=False)
+        # The handler may interrupt the scheduler while it holds its executor's
+        # lock; stopping it from here would wait on that lock for ever.
+        threading.Thread(
+            target=_stop_scheduler,
+            args=(state, signal.Signals(signum).name),
+            name="wenming-stop",
+            daemon=True,
+        ).start()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in _STOP_SIGNALS}
     try:
@@ -193,6 +201,25 @@ def run(
         lock.release()
         _dispose(app)
         logger.info("scheduler stopped")
+
+
+def _stop_scheduler(state: dict[str, BaseScheduler], reason: str) -> None:
+    """Shut the scheduler down outside the signal handler, once it is running.
+
+    A signal that comes while the leader is still starting its scheduler waits
+    for it a moment; one that comes while this process waits to lead finds none.
+    """
+    logger.info("scheduler received %s; stopping", reason)
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        scheduler = state.get("scheduler")
+        if scheduler is not None and scheduler.running:
+            try:
+                scheduler.shutdown(wait=False)
+            except SchedulerNotRunningError:
+                logger.debug("the scheduler had already stopped")
+            return
+        time.sleep(0.05)
 
 
 def _run_as_leader(
