@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
+# Chromium's error for a load the page itself dropped, e.g. when a link was followed.
+NAVIGATED_AWAY = "net::ERR_ABORTED"
 CSP_PATTERN = re.compile(r"content security policy", re.IGNORECASE)
 
 
@@ -173,14 +175,18 @@ def page(browser, page_log: PageLog):
     new_page.on("console", lambda message: page_log.console.append(_line(message)))
     new_page.on("pageerror", lambda error: page_log.console.append(f"error: {error}"))
     new_page.on("response", lambda response: _note_failure(page_log, response))
-    new_page.on(
-        "requestfailed",
-        lambda request: page_log.failed_requests.append(f"failed {request.url}"),
-    )
+    new_page.on("requestfailed", lambda request: _note_failed(page_log, request))
 
     yield new_page
 
     context.close()
+
+
+def _note_failed(page_log: PageLog, request) -> None:
+    """Note a load that failed, but not one the page dropped by navigating away."""
+    if request.failure == NAVIGATED_AWAY and not request.is_navigation_request():
+        return
+    page_log.failed_requests.append(f"failed {request.url} ({request.failure})")
 
 
 def _line(message) -> str:
