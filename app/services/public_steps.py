@@ -48,16 +48,7 @@ CREATION_PROCESS = "creation_task"
 def complete_triage(session, user, task, data, expected_version):
     """Accept a report for verification, or reject it with a public reason."""
     report = report_of_task(session, task)
-    errors = FieldErrors()
-    decision = choice(errors, "decision", data.get("decision"), ("accept", "reject"))
-    reason = text(
-        errors,
-        "reason",
-        data.get("reason"),
-        required=decision == "reject",
-        max_chars=MAX_OPINION_CHARS,
-    )
-    errors.raise_if_any("the triage cannot be recorded")
+    decision, reason = _read_decision(data, "reject", "reason", "the triage")
 
     report.triage_reason = reason
     if decision == "accept":
@@ -68,6 +59,21 @@ def complete_triage(session, user, task, data, expected_version):
         report.public_reply = reason
     _audit(session, user, "public_report.triaged", report, decision=decision)
     return tasks.run_step(session, user, task, {"triage": decision}, expected_version)
+
+
+def _read_decision(data: dict, refusal: str, field: str, what: str) -> tuple[str, str]:
+    """Read an accept-or-refuse decision and its text, required when refusing."""
+    errors = FieldErrors()
+    decision = choice(errors, "decision", data.get("decision"), ("accept", refusal))
+    words = text(
+        errors,
+        field,
+        data.get(field),
+        required=decision == refusal,
+        max_chars=MAX_OPINION_CHARS,
+    )
+    errors.raise_if_any(f"{what} cannot be recorded")
+    return decision, words
 
 
 def complete_verification(session, user, task, data, expected_version):
@@ -253,16 +259,7 @@ def attach_rectification_photo(
 def complete_check(session, user, task, data, expected_version):
     """Accept the unit's rectification, or send it back with an opinion."""
     report = report_of_task(session, task)
-    errors = FieldErrors()
-    decision = choice(errors, "decision", data.get("decision"), ("accept", "return"))
-    opinion = text(
-        errors,
-        "opinion",
-        data.get("opinion"),
-        required=decision == "return",
-        max_chars=MAX_OPINION_CHARS,
-    )
-    errors.raise_if_any("the check cannot be recorded")
+    decision, opinion = _read_decision(data, "return", "opinion", "the check")
 
     report.check_opinion = opinion
     if decision == "accept":

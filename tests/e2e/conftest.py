@@ -7,16 +7,21 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
-from app.models import Base
-from app.services import demo
+from app.models import Base, Cycle, IndicatorSystem, Office, utcnow
+from app.services import cycles, demo
+from app.services.base import transaction
+from app.services.demo_data import INDICATOR_SYSTEM
 from processes.registry import SPEC_CACHE
 from tests.factories import deploy_shipped
 
@@ -44,10 +49,16 @@ class PageLog:
 
     console: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)
 
     def csp_violations(self) -> list[str]:
         """Return the console lines that report a content security policy block."""
         return [line for line in self.console if CSP_PATTERN.search(line)]
+
+    def load_failures(self) -> list[str]:
+        """Return the failed loads, leaving out the request each download ends."""
+        ended = {_failed_line(url, NAVIGATED_AWAY) for url in self.downloads}
+        return [line for line in self.failed_requests if line not in ended]
 
 
 def sign_in(page, live_server: str, username: str, password: str) -> None:
@@ -63,7 +74,7 @@ def sign_in(page, live_server: str, username: str, password: str) -> None:
 def assert_clean(page_log: PageLog) -> None:
     """Fail on content security policy violations and failed page resources."""
     assert page_log.csp_violations() == []
-    assert page_log.failed_requests == []
+    assert page_log.load_failures() == []
 
 
 def screenshot(page, name: str) -> Path:
@@ -72,6 +83,35 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def issue_county_cycle(
+    session: Session, name: str, due_in_days: tuple[int, int, int, int], **choice
+) -> Cycle:
+    """Open and issue a demo county cycle due in (submission, county, city,
+    province) days; keyword arguments choose its units."""
+    county = session.scalars(select(Office).where(Office.code == "X01")).one()
+    system = session.scalars(
+        select(IndicatorSystem).where(IndicatorSystem.code == INDICATOR_SYSTEM["code"])
+    ).first()
+    now = utcnow().replace(microsecond=0)
+    submission, county_review, city_review, province_review = (
+        now + timedelta(days=days) for days in due_in_days
+    )
+    with transaction(session):
+        cycle = cycles.open_cycle(
+            session,
+            office=county,
+            name=name,
+            indicator_system=system,
+            submission_due=submission,
+            county_review_due=county_review,
+            city_review_due=city_review,
+            province_review_due=province_review,
+            **choice,
+        )
+    cycles.issue_cycle(session, cycle)
+    return cycle
 
 
 def _require(reason: str) -> None:
@@ -176,6 +216,7 @@ def page(browser, page_log: PageLog):
     new_page.on("pageerror", lambda error: page_log.console.append(f"error: {error}"))
     new_page.on("response", lambda response: _note_failure(page_log, response))
     new_page.on("requestfailed", lambda request: _note_failed(page_log, request))
+    new_page.on("download", lambda download: page_log.downloads.append(download.url))
 
     yield new_page
 
@@ -186,7 +227,11 @@ def _note_failed(page_log: PageLog, request) -> None:
     """Note a load that failed, but not one the page dropped by navigating away."""
     if request.failure == NAVIGATED_AWAY and not request.is_navigation_request():
         return
-    page_log.failed_requests.append(f"failed {request.url} ({request.failure})")
+    page_log.failed_requests.append(_failed_line(request.url, request.failure))
+
+
+def _failed_line(url: str, failure: str) -> str:
+    return f"failed {url} ({failure})"
 
 
 def _line(message) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from io import BytesIO
 
 import pytest
@@ -10,11 +9,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HumanTask, IndicatorSystem, Office, Unit, utcnow
-from app.services import cycles
-from app.services.base import transaction
-from app.services.demo_data import INDICATOR_SYSTEM
-from tests.e2e.conftest import ARTIFACTS_DIR, assert_clean, screenshot, sign_in
+from app.models import HumanTask, Unit
+from tests.e2e.conftest import (
+    ARTIFACTS_DIR,
+    assert_clean,
+    issue_county_cycle,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -30,26 +32,9 @@ def open_cycle_for_the_unit(live_app) -> int:
     """Open and issue a cycle to the government units only; return its task id."""
     with live_app.app_context():
         session = db.session
-        county = session.scalars(select(Office).where(Office.code == "X01")).one()
-        system = session.scalars(
-            select(IndicatorSystem).where(
-                IndicatorSystem.code == INDICATOR_SYSTEM["code"]
-            )
-        ).first()
-        now = utcnow().replace(microsecond=0)
-        with transaction(session):
-            cycle = cycles.open_cycle(
-                session,
-                office=county,
-                name=CYCLE_NAME,
-                indicator_system=system,
-                submission_due=now + timedelta(days=10),
-                county_review_due=now + timedelta(days=20),
-                city_review_due=now + timedelta(days=25),
-                province_review_due=now + timedelta(days=30),
-                unit_types=[UNIT_TYPE],
-            )
-        cycles.issue_cycle(session, cycle)
+        cycle = issue_county_cycle(
+            session, CYCLE_NAME, (10, 20, 25, 30), unit_types=[UNIT_TYPE]
+        )
         task_id = session.scalars(
             select(HumanTask.id)
             .join(Unit, Unit.id == HumanTask.unit_id)

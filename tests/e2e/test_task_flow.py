@@ -84,4 +84,4 @@ def test_unit_submits_with_photos_and_reviewer_sees_self_scores(
         "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
     )
     assert page_log.csp_violations() == []
-    assert page_log.failed_requests == []
+    assert page_log.load_failures() == []

@@ -8,12 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HumanTask, IndicatorSystem, Office, Unit, utcnow
-from app.services import cycles
-from app.services.base import transaction
-from app.services.demo_data import INDICATOR_SYSTEM
+from app.models import HumanTask, Unit, utcnow
 from app.services.indicators import catalog_for_cycle
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import issue_county_cycle, screenshot, sign_in
 from tests.e2e.test_task_flow import evidence_files
 
 pytestmark = pytest.mark.browser
@@ -23,25 +20,7 @@ def open_urgent_cycle(live_app) -> tuple[int, list]:
     """Open a cycle with near deadlines for the county; return it and its indicators."""
     with live_app.app_context():
         session = db.session
-        county = session.scalars(select(Office).where(Office.code == "X01")).one()
-        system = session.scalars(
-            select(IndicatorSystem).where(
-                IndicatorSystem.code == INDICATOR_SYSTEM["code"]
-            )
-        ).first()
-        now = utcnow().replace(microsecond=0)
-        with transaction(session):
-            cycle = cycles.open_cycle(
-                session,
-                office=county,
-                name="专项复查",
-                indicator_system=system,
-                submission_due=now + timedelta(days=5),
-                county_review_due=now + timedelta(days=8),
-                city_review_due=now + timedelta(days=12),
-                province_review_due=now + timedelta(days=15),
-            )
-        cycles.issue_cycle(session, cycle)
+        cycle = issue_county_cycle(session, "专项复查", (5, 8, 12, 15))
         indicators = list(catalog_for_cycle(session, cycle.id).indicators)
         cycle_id = cycle.id
         session.remove()
@@ -165,4 +144,4 @@ def test_hospital_task_from_submission_to_archive(
     assert page.locator("#timeline li.timeline__entry").count() >= 8
     screenshot(page, "procedure-instance-archived")
     assert page_log.csp_violations() == []
-    assert page_log.failed_requests == []
+    assert page_log.load_failures() == []

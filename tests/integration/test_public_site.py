@@ -97,19 +97,25 @@ def test_unit_page_shows_published_good_practice_and_its_photos(client, session,
     assert client.get(f"/public/photos/{photo_of(hidden).id}").status_code == 404
 
 
+def entry_with_photo(session, world, title: str, content: bytes):
+    """Record a hospital ledger entry with one photo; return both."""
+    entry = record(session, world, title=title)
+    photo = ledger.add_evidence(
+        session,
+        world.users["hospital"],
+        entry.id,
+        filename="活动.jpg",
+        content=content,
+        upload_folder=world.upload_folder,
+    )
+    return entry, photo
+
+
 def test_good_practice_marked_by_the_office_appears_on_the_public_page(
     app, client, session, world
 ):
     """The county marks an entry on its page; the public sees it until unmarked."""
-    entry = record(session, world, title="春节义诊进社区")
-    ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="义诊.jpg",
-        content=jpeg(),
-        upload_folder=world.upload_folder,
-    )
+    entry, _ = entry_with_photo(session, world, "春节义诊进社区", jpeg())
     public_page = f"/public/units/{world.units['hospital'].id}"
     assert "春节义诊进社区" not in client.get(public_page).get_data(as_text=True)
 
@@ -139,14 +145,8 @@ def test_public_good_practice_photo_has_no_position_the_office_copy_keeps_it(
     app, client, session, world
 ):
     """The public gets the photo without EXIF; the office downloads the original."""
-    entry = record(session, world, title="学雷锋日交通文明劝导")
-    photo = ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="劝导.jpg",
-        content=photo_with_position(),
-        upload_folder=world.upload_folder,
+    entry, photo = entry_with_photo(
+        session, world, "学雷锋日交通文明劝导", photo_with_position()
     )
     reviewer = sign_in(app, "county")
     reviewer.post(f"/ledger/{entry.id}/good-practice", data={"value": "1"})
@@ -167,14 +167,8 @@ def test_many_visitors_opening_a_new_photo_at_once_all_get_it(
     app, client, session, world
 ):
     """Eight first requests for the same photo all succeed while its copy is made."""
-    entry = record(session, world, title="邻里节文艺汇演")
-    photo = ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="汇演.jpg",
-        content=photo_with_position(),
-        upload_folder=world.upload_folder,
+    entry, photo = entry_with_photo(
+        session, world, "邻里节文艺汇演", photo_with_position()
     )
     sign_in(app, "county").post(
         f"/ledger/{entry.id}/good-practice", data={"value": "1"}
