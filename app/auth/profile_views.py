@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, RadioField, StringField, SubmitField
+from wtforms import PasswordField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.auth.views import bp
@@ -46,7 +46,7 @@ class EmailModeForm(FlaskForm):
 
     email_mode = RadioField(
         _l("E-mail about notifications"),
-        choices=list(EMAIL_MODE_LABELS.items()),
+        choices=[SelectChoice(m, label) for m, label in EMAIL_MODE_LABELS.items()],
         validators=[InputRequired(_l("Choose how you want to get e-mail."))],
     )
     save = SubmitField(_l("Save preference"))

@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from app.extensions import db
 from app.ledger.forms import ActionForm, EntryForm
@@ -240,10 +241,10 @@ def _entry_form(entry=None) -> EntryForm:
     form = EntryForm()
     unit = db.session.get(Unit, current_user.unit_id)
     choices = ledger.indicator_choices(db.session, unit)
-    options = [("", _("Choose an indicator"))]
-    options += [(str(c.id), f"{c.code} {c.name}") for c in choices]
+    options = [SelectChoice("", _("Choose an indicator"))]
+    options += [SelectChoice(str(c.id), f"{c.code} {c.name}") for c in choices]
     if entry is not None and entry.indicator_id not in {c.id for c in choices}:
-        options.append((str(entry.indicator_id), entry.indicator_code))
+        options.append(SelectChoice(str(entry.indicator_id), entry.indicator_code))
     form.indicator_id.choices = options
     return form
 

@@ -194,7 +194,7 @@ def report_category(code: str) -> str:
     return str(CATEGORY_LABELS.get(code, code))
 
 
-def _unit_choices() -> list[tuple[str, str]]:
+def _unit_choices() -> list[SelectChoice]:
     units = public_site.unit_choices(db.session)
     first = SelectChoice("", _("Choose a unit"))
     return [first, *(SelectChoice(str(u.id), u.name) for u in units)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired
 
 KIND_LABELS = {
@@ -29,7 +29,9 @@ class DeductionForm(FlaskForm):
 
     unit_id = SelectField(_l("Unit"), coerce=str, validate_choice=False)
     kind = SelectField(
-        _l("Kind"), choices=list(KIND_LABELS.items()), validate_choice=False
+        _l("Kind"),
+        choices=[SelectChoice(kind, label) for kind, label in KIND_LABELS.items()],
+        validate_choice=False,
     )
     indicator_code = SelectField(_l("Item"), validate_choice=False)
     count = StringField(_l("Count"), default="1")

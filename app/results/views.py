@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from app.extensions import db
 from app.models import Cycle, utcnow
@@ -182,13 +183,13 @@ def _record(cycle: Cycle, form: DeductionForm) -> dict[str, str]:
 def _deduction_form(cycle: Cycle) -> DeductionForm:
     form = DeductionForm()
     units = results.issued_units(db.session, current_user, cycle)
-    form.unit_id.choices = [("", _("Choose a unit"))] + [
-        (str(unit.id), unit.name) for unit in units
+    form.unit_id.choices = [SelectChoice("", _("Choose a unit"))] + [
+        SelectChoice(str(unit.id), unit.name) for unit in units
     ]
     items = results.deduction_items(db.session, cycle)
-    form.indicator_code.choices = [("", _("None: use the points given"))] + [
-        (item.code, f"{item.code} {item.name}") for item in items
-    ]
+    form.indicator_code.choices = [
+        SelectChoice("", _("None: use the points given"))
+    ] + [SelectChoice(item.code, f"{item.code} {item.name}") for item in items]
     return form
 
 
