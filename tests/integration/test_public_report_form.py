@@ -6,11 +6,13 @@ import io
 import time
 
 import pytest
+from flask import g
 from PIL import Image
 from sqlalchemy import func, select
 
 from app.models.public import PublicRateHit, PublicReport, PublicReportPhoto
 from app.services import report_guard
+from tests.factories import sign_in
 
 SECRET = "test-secret"
 
@@ -109,6 +111,28 @@ def test_photo_is_stored_without_gps_metadata(client, session, world, app):
     with Image.open(path) as image:
         assert not image.getexif()
     assert b"PhoneMaker" not in path.read_bytes()
+
+
+def test_report_photo_is_shown_only_to_those_who_see_the_unit(
+    client, session, world, app
+):
+    """The county and the unit see the photo; another county, another unit and a
+    visitor do not."""
+    post(client, form_data(world), photos=[("a.jpg", jpeg_with_gps())])
+    photo = session.scalars(select(PublicReportPhoto)).one()
+    url = f"/public/manage/report-photos/{photo.id}"
+
+    for username in ("county", "bank"):
+        shown = sign_in(app, username).get(url)
+        assert shown.status_code == 200, username
+        assert shown.mimetype == "image/jpeg"
+        assert "no-store" in shown.headers["Cache-Control"]
+        assert Image.open(io.BytesIO(shown.data)).size == (64, 48)
+    for username in ("county2", "school"):
+        assert sign_in(app, username).get(url).status_code == 404, username
+    g.pop("_login_user", None)
+    visitor = app.test_client().get(url)
+    assert visitor.status_code == 302 and "/auth/login" in visitor.location
 
 
 def test_unknown_code_is_a_clear_404(client, world):
