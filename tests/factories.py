@@ -183,10 +183,15 @@ def verify(session, world: World, reviewer: str, unit_code: str, decision: str):
     return tasks.complete(session, world.users[reviewer], task.id, data)
 
 
+def anonymous_client(app):
+    """Return a test client of a visitor, forgetting who the test last signed in."""
+    g.pop("_login_user", None)
+    return app.test_client()
+
+
 def sign_in(app, username: str, password: str = PASSWORD):
     """Return a test client signed in through the form, pages in English."""
-    g.pop("_login_user", None)
-    client = app.test_client()
+    client = anonymous_client(app)
     response = client.post(
         "/auth/login?lang=en", data={"username": username, "password": password}
     )

@@ -45,6 +45,18 @@ def record(session, world, unit: str = "hospital", code: str = "B4", **changes):
     return ledger.create_entry(session, world.users[unit], values)
 
 
+def add_file(session, world, entry, filename: str, content: bytes, unit="hospital"):
+    """Have a unit's liaison attach a file to a ledger entry; return the stored file."""
+    return ledger.add_evidence(
+        session,
+        world.users[unit],
+        entry.id,
+        filename=filename,
+        content=content,
+        upload_folder=world.upload_folder,
+    )
+
+
 def jpeg(taken: str | None = None, *, original: bool = True, size=(64, 48)) -> bytes:
     """Return a real JPEG made with Pillow, with an EXIF capture time if given."""
     image = Image.new("RGB", size, (200, 40, 40))
@@ -147,14 +159,7 @@ def test_staff_and_leaders_read_but_do_not_edit(session, world):
 def test_liaison_edits_and_deletes_own_entry(session, world):
     """The liaison changes the title, then deletes the entry with its files."""
     entry = record(session, world)
-    ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="义诊.jpg",
-        content=jpeg(),
-        upload_folder=world.upload_folder,
-    )
+    add_file(session, world, entry, "义诊.jpg", jpeg())
 
     changed = entry_values(session, world, title="春节义诊")
     ledger.update_entry(session, world.users["hospital"], entry.id, changed)
@@ -168,14 +173,7 @@ def test_liaison_edits_and_deletes_own_entry(session, world):
 def test_photo_capture_time_is_read_from_exif(session, world):
     """DateTimeOriginal, in the office's time zone, becomes the UTC capture time."""
     entry = record(session, world)
-    stored = ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="义诊.jpg",
-        content=jpeg("2025:01:18 09:30:00"),
-        upload_folder=world.upload_folder,
-    )
+    stored = add_file(session, world, entry, "义诊.jpg", jpeg("2025:01:18 09:30:00"))
 
     assert stored.kind == "photo"
     assert stored.captured_at == datetime(2025, 1, 18, 1, 30, tzinfo=UTC)
@@ -186,14 +184,7 @@ def test_capture_time_falls_back_to_datetime_and_may_be_missing(session, world):
     entry = record(session, world)
 
     def add(name, content):
-        return ledger.add_evidence(
-            session,
-            world.users["hospital"],
-            entry.id,
-            filename=name,
-            content=content,
-            upload_folder=world.upload_folder,
-        )
+        return add_file(session, world, entry, name, content)
 
     assert add("a.jpg", jpeg("2025:01:18 20:00:00", original=False)).captured_at == (
         datetime(2025, 1, 18, 12, 0, tzinfo=UTC)
@@ -300,22 +291,8 @@ def test_good_practice_is_marked_by_office_staff_and_published(session, world):
     """The reviewer marks two entries; the public list has them newest first."""
     older = record(session, world, occurred_on="2025-01-18")
     newer = record(session, world, occurred_on="2025-03-01", title="学雷锋义诊")
-    ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        newer.id,
-        filename="现场.jpg",
-        content=jpeg(),
-        upload_folder=world.upload_folder,
-    )
-    ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        newer.id,
-        filename="方案.pdf",
-        content=b"%PDF-1.4\n%%EOF\n",
-        upload_folder=world.upload_folder,
-    )
+    add_file(session, world, newer, "现场.jpg", jpeg())
+    add_file(session, world, newer, "方案.pdf", b"%PDF-1.4\n%%EOF\n")
 
     with pytest.raises(Forbidden):
         ledger.set_good_practice(session, world.users["hospital"], older.id, True)

@@ -24,7 +24,7 @@ from app.services.base import transaction
 from app.services.demo_data import INDICATOR_SYSTEM
 from processes.errors import Conflict
 from tests.factories import make_cycle, ready_tasks, sign_in, task_for
-from tests.integration.test_ledger import jpeg, record
+from tests.integration.test_ledger import add_file, jpeg, record
 
 
 def with_photos(session, world, unit: str = "hospital", photos: int = 2, **changes):
@@ -32,14 +32,8 @@ def with_photos(session, world, unit: str = "hospital", photos: int = 2, **chang
     changes.setdefault("occurred_on", ledger.today_for(world.units[unit]).isoformat())
     entry = record(session, world, unit, **changes)
     for number in range(photos):
-        ledger.add_evidence(
-            session,
-            world.users[unit],
-            entry.id,
-            filename=f"现场{number + 1}.jpg",
-            content=jpeg(size=(64 + number, 48)),
-            upload_folder=world.upload_folder,
-        )
+        photo = jpeg(size=(64 + number, 48))
+        add_file(session, world, entry, f"现场{number + 1}.jpg", photo, unit)
     return entry
 
 
@@ -117,14 +111,7 @@ def test_files_added_to_an_attached_entry_follow_on_the_next_save(session, world
     task = task_for(session, world.users["hospital"], "hospital")
     attach(session, world, task, {entry.id})
 
-    ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="补充.jpg",
-        content=jpeg(size=(90, 60)),
-        upload_folder=world.upload_folder,
-    )
+    add_file(session, world, entry, "补充.jpg", jpeg(size=(90, 60)))
     attach(session, world, task, {entry.id})
 
     assert [f.filename for f in response_files(session, task)] == [

@@ -21,7 +21,7 @@ from app.models import (
 from app.services import organisation, organisation_admin, tasks
 from app.services.base import transaction
 from processes.errors import InvalidInput
-from tests.factories import PASSWORD, sign_in, submit, task_for
+from tests.factories import PASSWORD, anonymous_client, sign_in, submit, task_for
 
 BASE = "/admin/organisation"
 UNIT_FORM = {
@@ -51,8 +51,7 @@ HEADERS = (
 
 def try_sign_in(app, username: str, password: str):
     """Post the sign-in form and return the answer."""
-    g.pop("_login_user", None)
-    return app.test_client().post(
+    return anonymous_client(app).post(
         "/auth/login?lang=en", data={"username": username, "password": password}
     )
 

@@ -6,13 +6,12 @@ import io
 import time
 
 import pytest
-from flask import g
 from PIL import Image
 from sqlalchemy import func, select
 
 from app.models.public import PublicRateHit, PublicReport, PublicReportPhoto
 from app.services import report_guard
-from tests.factories import sign_in
+from tests.factories import anonymous_client, sign_in
 
 SECRET = "test-secret"
 
@@ -130,8 +129,7 @@ def test_report_photo_is_shown_only_to_those_who_see_the_unit(
         assert Image.open(io.BytesIO(shown.data)).size == (64, 48)
     for username in ("county2", "school"):
         assert sign_in(app, username).get(url).status_code == 404, username
-    g.pop("_login_user", None)
-    visitor = app.test_client().get(url)
+    visitor = anonymous_client(app).get(url)
     assert visitor.status_code == 302 and "/auth/login" in visitor.location
 
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from app.models import AuditEvent, EvidenceFile, Indicator
 from app.models.ledger import LedgerEntry
 from app.models.public import PublicArticle
-from app.services import articles, ledger, public_reports, report_guard, tasks
+from app.services import articles, public_reports, report_guard, tasks
 from app.services.evidence import evidence_path
 from tests.factories import sign_in
-from tests.integration.test_ledger import jpeg, record
+from tests.integration.test_ledger import add_file, jpeg, record
 
 
 def add_entry(session, world, unit_code: str, *, good: bool) -> LedgerEntry:
@@ -97,25 +97,12 @@ def test_unit_page_shows_published_good_practice_and_its_photos(client, session,
     assert client.get(f"/public/photos/{photo_of(hidden).id}").status_code == 404
 
 
-def entry_with_photo(session, world, title: str, content: bytes):
-    """Record a hospital ledger entry with one photo; return both."""
-    entry = record(session, world, title=title)
-    photo = ledger.add_evidence(
-        session,
-        world.users["hospital"],
-        entry.id,
-        filename="活动.jpg",
-        content=content,
-        upload_folder=world.upload_folder,
-    )
-    return entry, photo
-
-
 def test_good_practice_marked_by_the_office_appears_on_the_public_page(
     app, client, session, world
 ):
     """The county marks an entry on its page; the public sees it until unmarked."""
-    entry, _ = entry_with_photo(session, world, "春节义诊进社区", jpeg())
+    entry = record(session, world, title="春节义诊进社区")
+    add_file(session, world, entry, "义诊.jpg", jpeg())
     public_page = f"/public/units/{world.units['hospital'].id}"
     assert "春节义诊进社区" not in client.get(public_page).get_data(as_text=True)
 
@@ -145,9 +132,8 @@ def test_public_good_practice_photo_has_no_position_the_office_copy_keeps_it(
     app, client, session, world
 ):
     """The public gets the photo without EXIF; the office downloads the original."""
-    entry, photo = entry_with_photo(
-        session, world, "学雷锋日交通文明劝导", photo_with_position()
-    )
+    entry = record(session, world, title="学雷锋日交通文明劝导")
+    photo = add_file(session, world, entry, "劝导.jpg", photo_with_position())
     reviewer = sign_in(app, "county")
     reviewer.post(f"/ledger/{entry.id}/good-practice", data={"value": "1"})
 
@@ -167,9 +153,8 @@ def test_many_visitors_opening_a_new_photo_at_once_all_get_it(
     app, client, session, world
 ):
     """Eight first requests for the same photo all succeed while its copy is made."""
-    entry, photo = entry_with_photo(
-        session, world, "邻里节文艺汇演", photo_with_position()
-    )
+    entry = record(session, world, title="邻里节文艺汇演")
+    photo = add_file(session, world, entry, "汇演.jpg", photo_with_position())
     sign_in(app, "county").post(
         f"/ledger/{entry.id}/good-practice", data={"value": "1"}
     )
